@@ -1,0 +1,53 @@
+"""daekit: plugin-based denoising autoencoders on TensorFlow 2 / Keras 3."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the way
+
+from daekit.errors import (  # noqa: E402
+    ConfigError,
+    DaekitError,
+    DataError,
+    ModelFileError,
+    PluginError,
+    UnknownComponentError,
+)
+from daekit.hookspecs import hookimpl  # noqa: E402
+from daekit.options import option  # noqa: E402
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConfigError", "Corruption", "DaekitError", "DataError", "Decoder", "Encoder", "Loss",
+    "ModelFileError", "PluginError", "UnknownComponentError", "hookimpl", "option",
+    "ComponentSpec", "DenoisingAutoencoder", "TrainConfig", "build_model", "build_loss",
+    "evaluate_model", "get_plugins", "load_data", "load_model", "save_model", "train",
+]
+
+_LAZY = {
+    "Corruption": "daekit.components",
+    "Encoder": "daekit.components",
+    "Decoder": "daekit.components",
+    "Loss": "daekit.components",
+    "ComponentSpec": "daekit.config",
+    "TrainConfig": "daekit.config",
+    "DenoisingAutoencoder": "daekit.model",
+    "build_model": "daekit.model",
+    "build_loss": "daekit.model",
+    "get_plugins": "daekit.manager",
+    "load_data": "daekit.data",
+    "save_model": "daekit.saving",
+    "load_model": "daekit.saving",
+    "train": "daekit.training",
+    "evaluate_model": "daekit.evaluate",
+}
+
+
+def __getattr__(name):
+    # Everything that imports Keras (and so TensorFlow) loads on first use: `import daekit`
+    # stays light, and the CLI can start TensorFlow its own way.
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'daekit' has no attribute {name!r}")

@@ -1,0 +1,3 @@
+from daekit.cli import main
+
+main()

@@ -1,0 +1,219 @@
+"""The ``daekit`` command line: parses arguments and calls the library, nothing more.
+
+Usage and config errors exit 2 with one message listing every bad field; other daekit
+errors exit 1 with one line; tracebacks never show local variables.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import attrs
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from daekit.errors import ConfigError, DaekitError
+
+app = typer.Typer(
+    name="daekit",
+    help="Train, evaluate and use denoising autoencoders built from plugins.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+
+@contextlib.contextmanager
+def reported_errors():
+    """Turn daekit errors into a message and an exit code."""
+    try:
+        yield
+    except ConfigError as exc:
+        errors.print("[bold red]error:[/] " + "\n  ".join(exc.problems), highlight=False, markup=True, soft_wrap=True)
+        raise typer.Exit(2) from None
+    except DaekitError as exc:
+        errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        errors.print("interrupted")
+        raise typer.Exit(130) from None
+
+
+def _opt(help: str, metavar: str | None = None, *names: str):
+    return typer.Option(*names, help=help, metavar=metavar, show_default=False)
+
+
+@app.command()
+def train(
+    config: Annotated[Optional[Path], _opt("TOML config file; flags override its values.", "FILE", "--config", "-c")] = None,
+    preset: Annotated[Optional[str], _opt("Starting recipe: 'default' (denoises well) or 'article' (the classic recipe, exactly).", "NAME")] = None,
+    corruption: Annotated[Optional[str], _opt("Corruption, e.g. gaussian:stddev=0.2.", "SPEC")] = None,
+    encoder: Annotated[Optional[str], _opt("Encoder, e.g. conv:filters=32,64,128.", "SPEC")] = None,
+    decoder: Annotated[Optional[str], _opt("Decoder, e.g. conv:tail_filters=32.", "SPEC")] = None,
+    loss: Annotated[Optional[str], _opt("Loss: mse, mae, bce or a plugin's.", "SPEC")] = None,
+    optimizer: Annotated[Optional[str], _opt("adam, adamw, rmsprop or sgd.", "NAME")] = None,
+    learning_rate: Annotated[Optional[str], _opt("Learning rate.", "FLOAT", "--learning-rate", "--lr")] = None,
+    beta_1: Annotated[Optional[str], _opt("Adam beta_1 (momentum for sgd/rmsprop).", "FLOAT", "--beta-1")] = None,
+    beta_2: Annotated[Optional[str], _opt("Adam beta_2.", "FLOAT", "--beta-2")] = None,
+    epochs: Annotated[Optional[str], _opt("Epochs.", "INT")] = None,
+    batch_size: Annotated[Optional[str], _opt("Global batch size.", "INT")] = None,
+    seed: Annotated[Optional[str], _opt("Seed of weights, data order, noise and splits.", "INT")] = None,
+    data: Annotated[Optional[str], _opt("fashion-mnist, mnist, or a folder of PNG/JPEG images.", "DATA")] = None,
+    data_dir: Annotated[Optional[str], _opt("Directory holding the IDX files.", "DIR")] = None,
+    image_size: Annotated[Optional[str], _opt("Side images from a folder are resized to.", "INT")] = None,
+    channels: Annotated[Optional[str], _opt("Channels of images from a folder: 1 or 3.", "INT")] = None,
+    validation_split: Annotated[Optional[str], _opt("Share of training images kept for validation.", "FLOAT")] = None,
+    limit: Annotated[Optional[str], _opt("Use at most this many training images.", "INT")] = None,
+    test_limit: Annotated[Optional[str], _opt("Evaluate on at most this many test images.", "INT")] = None,
+    output: Annotated[Optional[str], _opt("Directory under which the run directory is made [runs].", "DIR", "--output", "-o")] = None,
+    name: Annotated[Optional[str], _opt("Name of the run directory.", "NAME")] = None,
+):
+    """Train a denoising autoencoder and leave metrics, figures and the model in a run directory."""
+    with reported_errors():
+        from daekit.config import TrainConfig
+        from daekit.training import train as run_training
+
+        resolved = TrainConfig.resolve(
+            preset=preset, file=config, corruption=corruption, encoder=encoder, decoder=decoder, loss=loss,
+            optimizer=optimizer, learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2, epochs=epochs,
+            batch_size=batch_size, seed=seed, data=data, data_dir=data_dir, image_size=image_size,
+            channels=channels, validation_split=validation_split, limit=limit, test_limit=test_limit,
+            output=output, name=name,
+        )
+        result = run_training(resolved)
+        report = result.evaluation
+        console.print(
+            f"run: {result.run_dir}\n"
+            f"test PSNR: noisy {report['noisy']['psnr']:.2f} dB -> denoised {report['denoised']['psnr']:.2f} dB; "
+            f"SSIM {report['noisy']['ssim']:.3f} -> {report['denoised']['ssim']:.3f} ({report['images']} images)",
+            highlight=False,
+        )
+
+
+@app.command()
+def plugins(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False):
+    """List plugins: name, distribution, version, hooks, status and errors."""
+    from daekit.manager import get_plugins
+
+    infos = list(get_plugins().infos.values())
+    if as_json:
+        console.print_json(json.dumps([attrs.asdict(info) for info in infos]))
+        return
+    table = Table("name", "distribution", "version", "hooks", "status", "error")
+    for info in infos:
+        table.add_row(info.name, info.distribution or "", info.version or "", ", ".join(info.hooks),
+                      info.status, info.error or "")
+    console.print(table)
+
+
+@app.command()
+def components(kind: Annotated[Optional[str], typer.Argument(help="corruption, encoder, decoder or loss.")] = None):
+    """List registered components by kind, with their options and defaults."""
+    from daekit.manager import get_plugins
+
+    registry_set = get_plugins()
+    with reported_errors():
+        if kind is not None and kind not in registry_set.registries:
+            raise ConfigError(f"kind={kind!r}: choose one of {', '.join(registry_set.registries)}")
+    for registry in registry_set.registries.values():
+        if kind is not None and registry.kind != kind:
+            continue
+        table = Table("name", "plugin", "options (default)", title=f"{registry.kind}s", title_justify="left")
+        for name in registry.names():
+            cls = registry.get(name)
+            options = "\n".join(
+                f"{f.name}={f.default!r}: {f.metadata.get('help', '')}" for f in attrs.fields(cls.Options)
+            )
+            table.add_row(name, registry.plugin_of(name).name, options or "-")
+        console.print(table)
+
+
+@app.command()
+def evaluate(
+    model: Annotated[Path, typer.Argument(help="A .keras file saved by daekit.")],
+    data: Annotated[str, typer.Option(help="fashion-mnist, mnist or a folder of images.")] = "fashion-mnist",
+    data_dir: Annotated[Optional[str], _opt("Directory holding the IDX files.", "DIR")] = None,
+    corruption: Annotated[Optional[str], _opt("Corruption to evaluate under [the model's own].", "SPEC")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the noise.")] = 1234,
+    limit: Annotated[Optional[int], typer.Option(help="Evaluate on at most this many test images.", min=1)] = None,
+    json_path: Annotated[Optional[Path], typer.Option("--json", help="Also write the results as JSON to this file.")] = None,
+):
+    """PSNR and SSIM of the noisy input and of the denoised output over the test set."""
+    with reported_errors():
+        from daekit.data import load_data
+        from daekit.evaluate import evaluate_model
+        from daekit.model import _instantiate
+        from daekit.manager import get_plugins
+        from daekit.saving import load_model
+
+        loaded = load_model(model)
+        noise = _instantiate("corruption", corruption, get_plugins()) if corruption else None
+        images = load_data(data, data_dir=data_dir, image_size=loaded.image_shape[0], channels=loaded.image_shape[2]).test
+        report = evaluate_model(loaded, images[:limit] if limit else images, corruption=noise, seed=seed)
+        table = Table("", "PSNR (dB)", "SSIM", title=f"{model} on {report['images']} test images, {report['corruption']}")
+        for row in ("noisy", "denoised"):
+            table.add_row(row, f"{report[row]['psnr']:.2f}", f"{report[row]['ssim']:.4f}")
+        console.print(table)
+        if json_path is not None:
+            json_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+            console.print(f"wrote {json_path}")
+
+
+@app.command()
+def denoise(
+    model: Annotated[Path, typer.Argument(help="A .keras file saved by daekit.")],
+    inputs: Annotated[list[Path], typer.Argument(help="PNG or JPEG files to denoise.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the denoised PNG files.")],
+):
+    """Denoise image files with a saved model; outputs are PNGs at the model's resolution."""
+    with reported_errors():
+        from daekit.images import denoise_files
+        from daekit.saving import load_model
+
+        for path in denoise_files(load_model(model), inputs, out):
+            console.print(str(path), highlight=False)
+
+
+def _start_tensorflow_quietly() -> None:
+    """Import TensorFlow and find devices with file descriptor 2 closed.
+
+    TensorFlow's C++ start-up writes several lines (oneDNN notices, CUDA probes) to stderr
+    before any Python logging setting applies; they would bury daekit's one-line errors. The
+    devices found are recorded in each run's manifest. ``DAEKIT_TF_LOGS=1`` keeps the lines.
+    """
+    if os.environ.get("DAEKIT_TF_LOGS") == "1":
+        return
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import tensorflow as tf
+
+        tf.config.list_logical_devices()
+    except Exception:
+        pass  # the real import below reports it, with stderr open
+    finally:
+        os.dup2(saved, 2)
+        os.close(devnull)
+        os.close(saved)
+
+
+def main() -> None:
+    """Entry point of the ``daekit`` command: plugins may add commands first."""
+    _start_tensorflow_quietly()
+    with contextlib.suppress(Exception):
+        from daekit.manager import get_plugins
+
+        get_plugins().add_commands(app)
+    app(prog_name="daekit")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""Figures of a run, drawn on ``matplotlib.figure.Figure`` objects (no pyplot state)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from daekit.metrics import per_image_scores
+
+
+def _show(ax, image):
+    image = np.clip(image, 0.0, 1.0)
+    if image.shape[-1] == 1:
+        ax.imshow(image[..., 0], cmap="gray", vmin=0.0, vmax=1.0)
+    else:
+        ax.imshow(image)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def comparison_grid(clean: np.ndarray, noisy: np.ndarray, denoised: np.ndarray, title: str = "") -> Figure:
+    """Rows of clean, noisy and denoised images; noisy and denoised cells carry their PSNR."""
+    rows = {"clean": clean, "noisy": noisy, "denoised": denoised}
+    scores = {name: per_image_scores(clean, images)["psnr"] for name, images in rows.items() if name != "clean"}
+    count = len(clean)
+    figure = Figure(figsize=(1.3 * count, 4.4), layout="constrained")
+    axes = figure.subplots(3, count, squeeze=False)
+    for row, (name, images) in enumerate(rows.items()):
+        for column in range(count):
+            ax = axes[row, column]
+            _show(ax, images[column])
+            if name in scores:
+                ax.set_xlabel(f"{scores[name][column]:.1f} dB", fontsize=8)
+        axes[row, 0].set_ylabel(name)
+    if title:
+        figure.suptitle(title)
+    return figure
+
+
+def loss_curves(history: Mapping[str, Sequence[float]], title: str = "", noisy_psnr: float | None = None) -> Figure:
+    """Training and validation loss per epoch, and PSNR against the noisy input's."""
+    figure = Figure(figsize=(9, 3.6), layout="constrained")
+    loss_ax, psnr_ax = figure.subplots(1, 2)
+    for key, label in (("loss", "training"), ("val_loss", "validation")):
+        if history.get(key):
+            epochs = np.arange(1, len(history[key]) + 1)
+            loss_ax.plot(epochs, history[key], marker="o", label=label)
+    loss_ax.set_xlabel("epoch")
+    loss_ax.set_ylabel("loss")
+    loss_ax.set_title("loss")
+    loss_ax.legend()
+    for key, label in (("psnr", "training (corrupted batches)"), ("val_psnr", "validation")):
+        if history.get(key):
+            epochs = np.arange(1, len(history[key]) + 1)
+            psnr_ax.plot(epochs, history[key], marker="o", label=label)
+    if noisy_psnr is not None:
+        psnr_ax.axhline(noisy_psnr, color="gray", linestyle="--", label="noisy input (validation)")
+    for ax in (loss_ax, psnr_ax):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    psnr_ax.set_xlabel("epoch")
+    psnr_ax.set_ylabel("PSNR (dB)")
+    psnr_ax.set_title("denoised PSNR")
+    psnr_ax.legend()
+    if title:
+        figure.suptitle(title)
+    return figure
+
+
+def save_figure(figure: Figure, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    return path

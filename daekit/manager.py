@@ -1,0 +1,148 @@
+"""Loading plugins: entry points of the group ``daekit``, one at a time.
+
+A plugin that fails to import, declares a misspelt hook or registers a bad component is
+recorded as failed, by name, distribution and version, and every other plugin keeps
+working. ``DAEKIT_LOAD_PLUGINS`` (comma-separated distribution or entry-point names)
+restricts loading; ``DAEKIT_LOAD_PLUGINS=daekit`` means the built-ins only.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+from types import ModuleType
+
+import attrs
+import pluggy
+
+from daekit import hookspecs
+from daekit.components import KINDS, Component
+from daekit.errors import PluginError
+from daekit.registry import Registry
+
+ENTRY_POINT_GROUP = "daekit"
+HOOK_OF_KIND = {
+    "corruption": "register_corruptions",
+    "encoder": "register_encoders",
+    "decoder": "register_decoders",
+    "loss": "register_losses",
+}
+
+
+@attrs.define
+class PluginInfo:
+    """What daekit knows of one plugin, loaded or failed."""
+
+    name: str
+    distribution: str | None = None
+    version: str | None = None
+    hooks: list[str] = attrs.Factory(list)
+    status: str = "ok"
+    error: str | None = None
+
+    def label(self) -> str:
+        if self.distribution:
+            return f"'{self.name}' ({self.distribution} {self.version})"
+        return f"'{self.name}'"
+
+
+class Plugins:
+    """A plugin manager with its registries: the one object that knows every component."""
+
+    def __init__(self):
+        self.pm = pluggy.PluginManager("daekit")
+        self.pm.add_hookspecs(hookspecs)
+        self.infos: dict[str, PluginInfo] = {}
+        self.registries = {kind: Registry(kind, base) for kind, base in KINDS.items()}
+
+    def load_entry_points(self, only: str | None = None) -> None:
+        """Load every ``daekit`` entry point, or those named in ``only`` / the environment."""
+        only = os.environ.get("DAEKIT_LOAD_PLUGINS") if only is None else only
+        wanted = {part.strip() for part in only.split(",") if part.strip()} if only else None
+        for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            dist = getattr(entry_point, "dist", None)
+            dist_name = dist.name if dist is not None else None
+            if wanted is not None and not ({entry_point.name, dist_name} & wanted):
+                continue
+            info = PluginInfo(entry_point.name, dist_name, dist.version if dist is not None else None)
+            try:
+                module = entry_point.load()
+            except Exception as exc:  # any import failure must not stop the others
+                self._fail(info, f"import of {entry_point.value!r} failed: {type(exc).__name__}: {exc}")
+                continue
+            self._add(module, info)
+
+    def add(self, module: ModuleType | object, name: str, distribution=None, version=None) -> PluginInfo:
+        """Register a plugin object directly (a module or any object with hookimpls)."""
+        return self._add(module, PluginInfo(name, distribution, version))
+
+    def _add(self, module, info: PluginInfo) -> PluginInfo:
+        if info.name in self.infos:
+            return self._fail(info, f"a plugin named {info.name!r} is already loaded")
+        try:
+            self.pm.register(module, name=info.name)
+        except Exception as exc:  # pluggy refuses bad hook signatures
+            return self._fail(info, str(exc))
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            self.pm.unregister(name=info.name)
+            return self._fail(info, f"unknown hook: {exc}")
+        info.hooks = sorted(caller.name for caller in self.pm.get_hookcallers(module) or [])
+        self.infos[info.name] = info
+        for kind, hook_name in HOOK_OF_KIND.items():
+            registry = self.registries[kind]
+            for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+                if impl.plugin_name != info.name:
+                    continue
+                try:
+                    impl.function(register=lambda cls, r=registry: r.register(cls, info))
+                except Exception as exc:
+                    for other in self.registries.values():
+                        other.remove_plugin(info.name)
+                    self.pm.unregister(name=info.name)
+                    message = str(exc) if isinstance(exc, PluginError) else f"{hook_name} raised {type(exc).__name__}: {exc}"
+                    return self._fail(info, message)
+        return info
+
+    def _fail(self, info: PluginInfo, message: str) -> PluginInfo:
+        info.status = "failed"
+        info.error = message
+        self.infos.setdefault(info.name, info)
+        if self.infos[info.name] is not info:
+            self.infos[f"{info.name} ({info.distribution})"] = info
+        return info
+
+    def failed(self) -> list[PluginInfo]:
+        return [info for info in self.infos.values() if info.status != "ok"]
+
+    def component(self, kind: str, name: str) -> type[Component]:
+        """The class of component ``name`` of ``kind``; errors mention failed plugins."""
+        return self.registries[kind].get(name, failed=self.failed())
+
+    def add_commands(self, app) -> None:
+        """Let plugins add CLI commands; a plugin whose hook fails is reported, not fatal."""
+        for impl in self.pm.hook.register_commands.get_hookimpls():
+            try:
+                impl.function(app=app)
+            except Exception as exc:
+                self._fail(self.infos[impl.plugin_name], f"register_commands raised {type(exc).__name__}: {exc}")
+
+
+_current: Plugins | None = None
+
+
+def get_plugins() -> Plugins:
+    """The process-wide plugins, loaded from entry points on first use."""
+    global _current
+    if _current is None:
+        plugins = Plugins()
+        plugins.load_entry_points()
+        _current = plugins
+    return _current
+
+
+def set_plugins(plugins: Plugins | None) -> None:
+    """Replace the process-wide plugins (``None`` reloads on next use); for tests and embedding."""
+    global _current
+    _current = plugins

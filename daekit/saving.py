@@ -1,0 +1,89 @@
+"""Saving and loading ``.keras`` files, plugins first, Keras safe mode always on."""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import keras
+
+from daekit.errors import ModelFileError
+from daekit.manager import Plugins, get_plugins
+from daekit.model import DenoisingAutoencoder  # noqa: F401  (registers the class with Keras)
+
+PARTS = ("corruption", "encoder", "decoder")
+
+
+def save_model(model, path: str | Path) -> Path:
+    """Save ``model`` to a ``.keras`` file atomically: an existing file is replaced only
+    once the new one is complete."""
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ModelFileError(f"{path}: a saved model's name must end in .keras")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.stem}.partial.keras")
+    try:
+        model.save(partial)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return path
+
+
+def read_manifest(path: str | Path) -> dict:
+    """The daekit manifest stored in a ``.keras`` file, without building the model."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no such model file")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+    except zipfile.BadZipFile:
+        raise ModelFileError(f"{path}: not a .keras model (not a zip archive, or truncated)") from None
+    except KeyError:
+        raise ModelFileError(f"{path}: not a .keras model (no config.json inside)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, zipfile.LargeZipFile, OSError) as exc:
+        raise ModelFileError(f"{path}: damaged model file: {exc}") from None
+    if config.get("registered_name") != "daekit>DenoisingAutoencoder":
+        found = config.get("registered_name") or config.get("class_name")
+        raise ModelFileError(f"{path}: a Keras model, but not a daekit DenoisingAutoencoder ({found})")
+    return config.get("config", {}).get("manifest", {})
+
+
+def check_manifest(path: Path, manifest: dict, plugins: Plugins) -> None:
+    """Refuse a model whose parts come from plugins that are not installed or failed."""
+    for kind in PARTS:
+        part = manifest.get(kind)
+        if not part or keras.saving.get_registered_object(part["registered_name"]) is not None:
+            continue
+        source = f"plugin '{part.get('plugin')}'"
+        if part.get("distribution"):
+            source += f" ({part['distribution']} {part.get('version')})"
+        message = f"{path} needs the {kind} '{part['name']}' from {source}, which is not installed"
+        failed = plugins.infos.get(part.get("plugin") or "")
+        if failed is not None and failed.status != "ok":
+            message += f"; that plugin failed to load: {failed.error}"
+        elif part.get("distribution"):
+            message += f": pip install {part['distribution']}"
+        raise ModelFileError(message)
+
+
+def load_model(path: str | Path, plugins: Plugins | None = None, compile: bool = False):
+    """Load a :class:`daekit.DenoisingAutoencoder` saved by :func:`save_model`.
+
+    Plugins load first; a part whose plugin is missing is reported with the distribution to
+    install. Keras's safe mode stays on: nothing is unpickled.
+
+    Raises:
+        ModelFileError: Naming the file and what is wrong with it.
+    """
+    path = Path(path)
+    plugins = plugins or get_plugins()
+    check_manifest(path, read_manifest(path), plugins)
+    try:
+        return keras.saving.load_model(path, compile=compile, safe_mode=True)
+    except Exception as exc:  # h5py, zipfile and Keras raise many types for a damaged file
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelFileError(f"{path}: cannot load the model: {first_line}") from exc

@@ -1,0 +1,145 @@
+"""The real `daekit` command, run in subprocesses on the real Fashion-MNIST."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from tests.conftest import TINY_MODEL, run_daekit
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, fashion_mnist):
+    out = tmp_path_factory.mktemp("runs")
+    result = run_daekit(
+        "train", *TINY_MODEL, "--epochs", "2", "--limit", "400", "--test-limit", "200",
+        "--batch-size", "32", "--output", out, "--name", "tiny", "--seed", "3",
+    )
+    assert result.returncode == 0, result.stderr
+    return out / "tiny", result
+
+
+def test_train_leaves_a_complete_run_directory(tiny_run):
+    run_dir, result = tiny_run
+    assert "test PSNR: noisy" in result.stdout
+    assert json.loads((run_dir / "status.json").read_text())["status"] == "completed"
+    rows = list(csv.DictReader((run_dir / "metrics.csv").open()))
+    assert len(rows) == 2
+    assert {"loss", "val_loss", "val_psnr", "val_ssim"} <= set(rows[0])
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["seed"] == 3 and manifest["data"]["train"] == 360 and manifest["data"]["test"] == 200
+    assert manifest["model"]["encoder"]["distribution"] == "daekit"
+    assert manifest["devices"]
+    assert "limit = 400" in (run_dir / "config.toml").read_text()
+    for figure in ("epoch_001.png", "epoch_002.png", "loss.png", "test_denoised.png"):
+        assert (run_dir / "figures" / figure).read_bytes()[:4] == b"\x89PNG"
+    assert list((run_dir / "logs").rglob("events.out.tfevents*"))
+    evaluation = json.loads((run_dir / "evaluation.json").read_text())
+    assert evaluation["images"] == 200
+    assert 21.0 < evaluation["noisy"]["psnr"] < 22.2
+
+
+def test_one_line_per_epoch_when_not_a_terminal(tiny_run):
+    _, result = tiny_run
+    assert result.stdout.count("Epoch ") == 2
+    assert "val_psnr" in result.stdout
+
+
+def test_reloads_in_a_fresh_process_with_the_same_outputs(tiny_run, tmp_path):
+    import daekit
+
+    run_dir, _ = tiny_run
+    images = np.random.default_rng(1).random((4, 28, 28, 1), dtype=np.float32)
+    np.save(tmp_path / "x.npy", images)
+    script = (
+        "import sys, numpy as np, daekit;"
+        f"m = daekit.load_model({str(run_dir / 'model.keras')!r});"
+        f"np.save({str(tmp_path / 'y.npy')!r}, m.predict(np.load({str(tmp_path / 'x.npy')!r}), verbose=0))"
+    )
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-c", script], check=True, capture_output=True)
+    here = daekit.load_model(run_dir / "model.keras").predict(images, verbose=0)
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), here, atol=1e-6)
+
+
+def test_evaluate_prints_a_table_and_writes_json(tiny_run, tmp_path):
+    run_dir, _ = tiny_run
+    result = run_daekit("evaluate", run_dir / "model.keras", "--limit", "200", "--json", tmp_path / "e.json")
+    assert result.returncode == 0, result.stderr
+    assert "noisy" in result.stdout and "denoised" in result.stdout
+    report = json.loads((tmp_path / "e.json").read_text())
+    recorded = json.loads((run_dir / "evaluation.json").read_text())
+    assert report["noisy"] == pytest.approx(recorded["noisy"], rel=1e-5)
+    assert report["denoised"] == pytest.approx(recorded["denoised"], rel=1e-4)
+
+
+def test_denoise_image_files(tiny_run, tmp_path):
+    import tensorflow as tf
+
+    run_dir, _ = tiny_run
+    rng = np.random.default_rng(0)
+    inputs = []
+    for name, shape in (("a.png", (28, 28, 1)), ("b.png", (40, 30, 3))):
+        path = tmp_path / name
+        tf.io.write_file(str(path), tf.io.encode_png(rng.integers(0, 256, shape, dtype=np.uint8)))
+        inputs.append(path)
+    result = run_daekit("denoise", run_dir / "model.keras", *inputs, "--out", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    for name in ("a.png", "b.png"):
+        image = tf.io.decode_png(tf.io.read_file(str(tmp_path / "out" / name))).numpy()
+        assert image.shape == (28, 28, 1)
+    (tmp_path / "bad.png").write_bytes(b"not a png")
+    result = run_daekit("denoise", run_dir / "model.keras", tmp_path / "bad.png", "--out", tmp_path / "out2")
+    assert result.returncode == 1
+    assert "bad.png: cannot read image" in result.stderr
+    assert not (tmp_path / "out2").exists()
+
+
+def test_article_preset_runs_the_classic_model(tmp_path, fashion_mnist):
+    result = run_daekit("train", "--preset", "article", "--epochs", "1", "--limit", "200", "--test-limit", "50",
+                        "--output", tmp_path, "--name", "article")
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((tmp_path / "article" / "manifest.json").read_text())
+    assert manifest["parameters"] == {"total": 186511, "non_trainable": 642}
+    config = (tmp_path / "article" / "config.toml").read_text()
+    assert "learning_rate = 3e-06" in config and "beta_1 = 0.99" in config and "batch_size = 64" in config
+
+
+def test_config_errors_exit_2_listing_every_field(tmp_path):
+    result = run_daekit("train", "--epochs", "0", "--batch-size", "many", "--encoder", "cnov",
+                        "--corruption", "gaussian:stddev=-2", "--output", tmp_path)
+    assert result.returncode == 2
+    err = " ".join(result.stderr.split())
+    for fragment in ("epochs='0'", "batch_size='many'"):
+        assert fragment in err
+    assert "Traceback" not in result.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_component_errors_exit_2(tmp_path):
+    result = run_daekit("train", "--encoder", "cnov", "--corruption", "gaussian:stddev=-2,foo=1", "--output", tmp_path)
+    assert result.returncode == 2
+    err = " ".join(result.stderr.split())
+    assert "did you mean 'conv'?" in err
+    assert "stddev='-2'" in err and "unknown option 'foo'" in err
+
+
+def test_missing_data_exits_1_with_one_line(tmp_path):
+    result = run_daekit("train", "--data-dir", tmp_path, "--output", tmp_path / "runs")
+    assert result.returncode == 1
+    assert "lacks train-images-idx3-ubyte" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_plugins_and_components_commands():
+    result = run_daekit("plugins", "--json")
+    assert result.returncode == 0, result.stderr
+    names = {p["name"]: p for p in json.loads(result.stdout)}
+    assert names["conv"]["status"] == "ok" and names["conv"]["distribution"] == "daekit"
+    result = run_daekit("components")
+    assert result.returncode == 0
+    for word in ("corruptions", "gaussian", "stddev=0.1", "tail_filters=1", "mse", "bce"):
+        assert word in result.stdout

@@ -1,0 +1,65 @@
+import pytest
+
+from daekit.config import ComponentSpec, TrainConfig, dump_toml, load_toml
+from daekit.errors import ConfigError
+
+
+def test_component_syntax_keeps_lists_together():
+    spec = ComponentSpec.parse("conv:filters=8,16,32,tail_filters=8")
+    assert spec.name == "conv"
+    assert spec.options == {"filters": "8,16,32", "tail_filters": "8"}
+    assert ComponentSpec.parse(str(spec)) == spec
+
+
+def test_component_syntax_errors():
+    with pytest.raises(ConfigError, match="expected key=value"):
+        ComponentSpec.parse("gaussian:0.1")
+    with pytest.raises(ConfigError, match="name is missing"):
+        ComponentSpec.parse(":stddev=0.1")
+
+
+def test_article_preset_is_the_classic_recipe():
+    config = TrainConfig.resolve(preset="article")
+    assert (config.learning_rate, config.beta_1, config.beta_2) == (3e-6, 0.99, 0.999)
+    assert (config.batch_size, config.epochs, config.optimizer) == (64, 20, "adam")
+    assert str(config.corruption) == "gaussian:stddev=0.1"
+    assert str(config.decoder) == "conv" and str(config.loss) == "mse"
+
+
+def test_every_bad_field_is_listed_at_once():
+    with pytest.raises(ConfigError) as caught:
+        TrainConfig.resolve(epochs="zero", batch_size="-3", learning_rate="0", optimizer="adamax", colour="red")
+    text = str(caught.value)
+    for fragment in ("epochs='zero'", "batch_size='-3'", "learning_rate='0'", "optimizer='adamax'", "unknown option 'colour'"):
+        assert fragment in text
+    assert len(caught.value.problems) == 5
+
+
+def test_unknown_preset():
+    with pytest.raises(ConfigError, match="unknown preset"):
+        TrainConfig.resolve(preset="fast")
+
+
+def test_toml_file_then_flags(tmp_path):
+    path = tmp_path / "run.toml"
+    path.write_text('preset = "article"\nepochs = 2\n[corruption]\nname = "gaussian"\nstddev = 0.3\n')
+    config = TrainConfig.resolve(file=path, epochs="5")
+    assert config.epochs == 5
+    assert config.learning_rate == 3e-6
+    assert config.corruption.options == {"stddev": 0.3}
+
+
+def test_resolved_config_round_trips_through_toml(tmp_path):
+    config = TrainConfig.resolve(decoder="conv:filters=16,8,tail_filters=8", limit="300")
+    path = tmp_path / "config.toml"
+    path.write_text(dump_toml(config.to_dict()))
+    assert TrainConfig.resolve(file=path) == config
+
+
+def test_broken_toml_names_the_file(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("epochs = = 3\n")
+    with pytest.raises(ConfigError, match="bad.toml"):
+        load_toml(path)
+    with pytest.raises(ConfigError, match="missing.toml"):
+        TrainConfig.resolve(file=tmp_path / "missing.toml")
