@@ -22,6 +22,7 @@ from daekit.metrics import per_image_scores, psnr, ssim
 from daekit.model import build_loss, build_model
 from daekit.options import build_options
 from daekit.rundir import RunDirectory, write_json
+from daekit.saving import save_model
 
 FIGURE_IMAGES = 8
 
@@ -123,8 +124,6 @@ def train(config: TrainConfig | None = None, plugins: Plugins | None = None, ver
             callbacks=callbacks,
             verbose=verbose,
         ).history
-        from daekit.saving import save_model
-
         save_model(model, run.model)
         evaluation = evaluate_model(model, test_images, seed=EVALUATION_SEED)
         write_json(run.evaluation, evaluation)

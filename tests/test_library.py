@@ -1,0 +1,83 @@
+"""The Python API, as the README shows it, on small real data."""
+
+import numpy as np
+import pytest
+import typer
+from typer.testing import CliRunner
+
+import daekit
+from daekit.evaluate import corrupt_images
+
+
+def test_build_fit_evaluate_save_load(plugins, fashion_mnist, tmp_path):
+    model = daekit.build_model("gaussian:stddev=0.2", "conv:filters=8,16,32", "conv:filters=16,8,tail_filters=8", seed=0)
+    model.compile(optimizer="adam", loss=daekit.build_loss("mse"))
+    data = daekit.load_data("fashion-mnist")
+    clean = data.train[:256].astype("float32") / 255
+    history = model.fit(clean, clean, epochs=2, batch_size=64, verbose=0)
+    assert history.history["loss"][1] < history.history["loss"][0]
+    report = daekit.evaluate_model(model, data.test[:100])
+    assert report["images"] == 100 and report["corruption"] == {"name": "gaussian", "stddev": 0.2}
+    assert 15.0 < report["noisy"]["psnr"] < 17.0
+    path = daekit.save_model(model, tmp_path / "model.keras")
+    again = daekit.load_model(path)
+    noisy = corrupt_images(model.corruption, data.test[:8], seed=5)
+    np.testing.assert_allclose(again.predict(noisy, verbose=0), model.predict(noisy, verbose=0), atol=1e-6)
+
+
+def test_evaluation_noise_is_the_same_for_every_model(plugins, fashion_mnist):
+    data = daekit.load_data("fashion-mnist")
+    first = daekit.build_model(seed=1).corruption
+    second = daekit.build_model(seed=2).corruption
+    np.testing.assert_array_equal(corrupt_images(first, data.test[:64], seed=9), corrupt_images(second, data.test[:64], seed=9))
+
+
+def test_train_from_python(plugins, fashion_mnist, tmp_path):
+    config = daekit.TrainConfig.resolve(
+        encoder="conv:filters=8,16,32", decoder="conv:filters=16,8,tail_filters=8", epochs=1,
+        limit=200, test_limit=50, output=str(tmp_path), name="lib", seed=4,
+    )
+    run = daekit.train(config, verbose=0)
+    assert run.run_dir == tmp_path / "lib"
+    assert set(run.history) >= {"loss", "val_loss", "val_psnr", "val_ssim"}
+    assert (run.run_dir / "model.keras").exists()
+    assert run.evaluation["images"] == 50
+
+
+def test_a_failed_run_is_marked_failed(plugins, tmp_path, monkeypatch):
+    import json
+
+    from daekit import training
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(training, "save_model", explode)
+    config = daekit.TrainConfig.resolve(
+        encoder="conv:filters=8,16,32", decoder="conv:filters=16,8,tail_filters=8", epochs=1,
+        limit=100, test_limit=20, output=str(tmp_path), name="fails",
+    )
+    with pytest.raises(RuntimeError, match="disk full"):
+        daekit.train(config, verbose=0)
+    status = json.loads((tmp_path / "fails" / "status.json").read_text())
+    assert status["status"] == "failed" and "disk full" in status["error"]
+
+
+def test_plugins_can_add_commands(plugins):
+    class CommandPlugin:
+        @daekit.hookimpl
+        def register_commands(self, app):
+            @app.command()
+            def hello(name: str):
+                print(f"hello {name}")
+
+    plugins.add(CommandPlugin(), name="hello")
+    app = typer.Typer()
+
+    @app.command()
+    def other():
+        pass
+
+    plugins.add_commands(app)
+    result = CliRunner().invoke(app, ["hello", "world"])
+    assert result.exit_code == 0 and "hello world" in result.output
