@@ -25,7 +25,7 @@ __all__ = [
 ]
 
 _LAZY = {
-    "Corruption": "daekit.components",
+    "Corruption": "daekit.corruption",
     "Encoder": "daekit.components",
     "Decoder": "daekit.components",
     "Loss": "daekit.components",

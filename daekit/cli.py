@@ -55,7 +55,7 @@ def _opt(help: str, metavar: str | None = None, *names: str):
 def train(
     config: Annotated[Optional[Path], _opt("TOML config file; flags override its values.", "FILE", "--config", "-c")] = None,
     preset: Annotated[Optional[str], _opt("Starting recipe: 'default' (denoises well) or 'article' (the classic recipe, exactly).", "NAME")] = None,
-    corruption: Annotated[Optional[str], _opt("Corruption, e.g. gaussian:stddev=0.2.", "SPEC")] = None,
+    corruption: Annotated[Optional[list[str]], _opt("Corruption, e.g. gaussian:stddev=0.2; repeat to chain several.", "SPEC")] = None,
     encoder: Annotated[Optional[str], _opt("Encoder, e.g. conv:filters=32,64,128.", "SPEC")] = None,
     decoder: Annotated[Optional[str], _opt("Decoder, e.g. conv:tail_filters=32.", "SPEC")] = None,
     loss: Annotated[Optional[str], _opt("Loss: mse, mae, bce or a plugin's.", "SPEC")] = None,
@@ -82,7 +82,7 @@ def train(
         from daekit.training import train as run_training
 
         resolved = TrainConfig.resolve(
-            preset=preset, file=config, corruption=corruption, encoder=encoder, decoder=decoder, loss=loss,
+            preset=preset, file=config, corruption=corruption or None, encoder=encoder, decoder=decoder, loss=loss,
             optimizer=optimizer, learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2, epochs=epochs,
             batch_size=batch_size, seed=seed, data=data, data_dir=data_dir, image_size=image_size,
             channels=channels, validation_split=validation_split, limit=limit, test_limit=test_limit,
@@ -150,12 +150,11 @@ def evaluate(
     with reported_errors():
         from daekit.data import load_data
         from daekit.evaluate import evaluate_model
-        from daekit.model import _instantiate
-        from daekit.manager import get_plugins
+        from daekit.model import build_component
         from daekit.saving import load_model
 
         loaded = load_model(model)
-        noise = _instantiate("corruption", corruption, get_plugins()) if corruption else None
+        noise = build_component("corruption", corruption) if corruption else None
         images = load_data(data, data_dir=data_dir, image_size=loaded.image_shape[0], channels=loaded.image_shape[2]).test
         report = evaluate_model(loaded, images[:limit] if limit else images, corruption=noise, seed=seed)
         table = Table("", "PSNR (dB)", "SSIM", title=f"{model} on {report['images']} test images, {report['corruption']}")
@@ -180,6 +179,40 @@ def denoise(
 
         for path in denoise_files(load_model(model), inputs, out):
             console.print(str(path), highlight=False)
+
+
+@app.command()
+def preview(
+    out: Annotated[Path, typer.Option("--out", "-o", help="PNG file to write.")],
+    corruption: Annotated[Optional[list[str]], _opt("A corruption per row (repeatable); default: every corruption at severities 1 to 5.", "SPEC")] = None,
+    data: Annotated[str, typer.Option(help="fashion-mnist, mnist or a folder of images.")] = "fashion-mnist",
+    data_dir: Annotated[Optional[str], _opt("Directory holding the IDX files.", "DIR")] = None,
+    images: Annotated[int, typer.Option(help="Images per row.", min=1, max=32)] = 8,
+    image_size: Annotated[int, typer.Option(help="Side images from a folder are resized to.", min=4)] = 28,
+    channels: Annotated[int, typer.Option(help="Channels of images from a folder: 1 or 3.", min=1, max=3)] = 1,
+    seed: Annotated[int, typer.Option(help="Seed of the corruptions and of the image choice.")] = 0,
+):
+    """Draw real images under corruptions, each cell labelled with its PSNR."""
+    with reported_errors():
+        import numpy as np
+
+        from daekit.data import load_data
+        from daekit.figures import save_figure
+        from daekit.manager import get_plugins
+        from daekit.model import build_component
+        from daekit.preview import corruption_figure, severity_figure
+
+        specs = corruption or []
+        built = [(spec, build_component("corruption", spec)) for spec in specs]  # bad specs fail before data loads
+        test = load_data(data, data_dir=data_dir, image_size=image_size, channels=channels, seed=seed).test
+        chosen = test[np.random.default_rng(seed).choice(len(test), size=min(images, len(test)), replace=False)]
+        if built:
+            figure = corruption_figure(chosen, built, seed=seed)
+        else:
+            registry = get_plugins().registries["corruption"]
+            classes = [registry.get(name) for name in registry.names() if registry.get(name).SEVERITIES]
+            figure = severity_figure(chosen[0], classes, seed=seed)
+        console.print(str(save_figure(figure, out)), highlight=False)
 
 
 def _start_tensorflow_quietly() -> None:

@@ -38,46 +38,6 @@ class Component:
         return options_to_dict(self.options)
 
 
-class Corruption(Component, keras.layers.Layer):
-    """A noise model: maps a clean batch in [0, 1] to a corrupted batch in [0, 1].
-
-    Subclasses implement :meth:`corrupt`, a pure function of the batch and a seed, written
-    with ``keras.ops`` and ``keras.random`` so it runs inside the compiled training step on
-    any device. When called as a layer it corrupts only in training; each call draws fresh
-    noise from the layer's seed generator.
-
-    Args:
-        seed: Seed of the layer's generator: the same seed gives the same noise sequence.
-    """
-
-    kind = "corruption"
-
-    def __init__(self, seed: int | None = None, **kwargs):
-        super().__init__(**self._take_options(kwargs))
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
-
-    def corrupt(self, images, seed):
-        """Return ``images`` corrupted, drawing randomness only from ``seed``.
-
-        Args:
-            images: A float batch of shape ``(batch, height, width, channels)`` in [0, 1].
-            seed: An int, a ``keras.random.SeedGenerator`` or a seed tensor.
-        """
-        raise NotImplementedError
-
-    def call(self, images, training=False):
-        if not training:
-            return images
-        return self.corrupt(images, self.seed_generator)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        return {**super().get_config(), "seed": self.seed, **self.options_config()}
-
-
 class Encoder(Component, keras.layers.Layer):
     """Maps an image batch to a code."""
 
@@ -138,11 +98,3 @@ class Loss(Component, keras.losses.Loss):
 
     def get_config(self):
         return {**super().get_config(), **self.options_config()}
-
-
-KINDS: dict[str, type[Component]] = {
-    "corruption": Corruption,
-    "encoder": Encoder,
-    "decoder": Decoder,
-    "loss": Loss,
-}

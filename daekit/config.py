@@ -22,16 +22,33 @@ KINDS = ("corruption", "encoder", "decoder", "loss")
 
 @attrs.frozen
 class ComponentSpec:
-    """A component by registry name with raw option values."""
+    """A component by registry name, with raw option values and, for composed
+    corruptions, the specs of its parts.
+
+    The text form is ``name:key=value,key=value`` or, for a composition,
+    ``name[part | part]:key=value`` (for example ``one_of[gaussian | scratches:severity=3]:weights=3,1``).
+    """
 
     name: str
     options: Mapping[str, Any] = attrs.field(factory=dict, hash=False)
+    children: tuple[ComponentSpec, ...] = ()
 
     @classmethod
     def parse(cls, text: str) -> ComponentSpec:
-        """Parse ``name:key=value,key=value``; a part without ``=`` extends the previous value."""
-        name, _, rest = text.strip().partition(":")
-        if not name:
+        """Parse the text form; a part without ``=`` extends the previous option's value."""
+        text = text.strip()
+        bracket, colon = text.find("["), text.find(":")
+        children: list[ComponentSpec] = []
+        if bracket != -1 and (colon == -1 or bracket < colon):
+            name, rest = text[:bracket], text[bracket + 1:]
+            inner, rest = _split_bracket(rest, text)
+            children = [cls.parse(part) for part in _split_top(inner, "|")]
+            if rest and not rest.startswith(":"):
+                raise ConfigError(f"component {text!r}: expected ':' after ']', got {rest!r}")
+            rest = rest[1:]
+        else:
+            name, _, rest = text.partition(":")
+        if not name.strip():
             raise ConfigError(f"component {text!r}: a name is missing (write name:key=value)")
         options: dict[str, str] = {}
         key = None
@@ -43,18 +60,24 @@ class ComponentSpec:
                 raise ConfigError(f"component {text!r}: expected key=value after ':', got {part!r}")
             else:
                 options[key] += "," + part
-        return cls(name.strip(), options)
+        return cls(name.strip(), options, tuple(children))
 
     @classmethod
     def coerce(cls, value: Any) -> ComponentSpec:
-        """Accept a spec, a ``name:...`` string, or a TOML table ``{name = ..., option = ...}``."""
+        """Accept a spec, its text form, a TOML table ``{name = ..., option = ...}`` with an
+        optional ``parts`` list, or a list of parts (a chain)."""
         if isinstance(value, ComponentSpec):
             return value
         if isinstance(value, str):
             return cls.parse(value)
+        if isinstance(value, (list, tuple)):
+            if len(value) == 1:
+                return cls.coerce(value[0])
+            return cls("chain", {}, tuple(cls.coerce(part) for part in value))
         if isinstance(value, Mapping) and isinstance(value.get("name"), str):
-            return cls(value["name"], {k: v for k, v in value.items() if k != "name"})
-        raise ValueError(f"expected 'name:key=value' or a table with a name, got {value!r}")
+            parts = tuple(cls.coerce(part) for part in value.get("parts", ()))
+            return cls(value["name"], {k: v for k, v in value.items() if k not in ("name", "parts")}, parts)
+        raise ValueError(f"expected 'name:key=value', a table with a name, or a list, got {value!r}")
 
     def __str__(self) -> str:
         def text(value):
@@ -62,9 +85,35 @@ class ComponentSpec:
                 return ",".join(map(str, value))
             return str(value).lower() if isinstance(value, bool) else str(value)
 
-        if not self.options:
-            return self.name
-        return self.name + ":" + ",".join(f"{k}={text(v)}" for k, v in self.options.items())
+        result = self.name
+        if self.children:
+            result += "[" + " | ".join(map(str, self.children)) + "]"
+        if self.options:
+            result += ":" + ",".join(f"{k}={text(v)}" for k, v in self.options.items())
+        return result
+
+
+def _split_bracket(rest: str, text: str) -> tuple[str, str]:
+    """Split ``a | b] tail`` at the ``]`` that closes the already opened bracket."""
+    depth = 1
+    for index, char in enumerate(rest):
+        depth += {"[": 1, "]": -1}.get(char, 0)
+        if depth == 0:
+            return rest[:index], rest[index + 1:].strip()
+    raise ConfigError(f"component {text!r}: '[' is never closed")
+
+
+def _split_top(inner: str, separator: str) -> list[str]:
+    """Split on ``separator`` outside brackets."""
+    parts, depth, current = [], 0, ""
+    for char in inner:
+        depth += {"[": 1, "]": -1}.get(char, 0)
+        if char == separator and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    return [part.strip() for part in [*parts, current] if part.strip()]
 
 
 def _component(default: str):

@@ -8,7 +8,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from daekit.components import Corruption
+from daekit.corruption import Corruption
 from daekit.metrics import per_image_scores
 
 EVALUATION_SEED = 1234
@@ -21,12 +21,22 @@ def to_float(images: np.ndarray) -> np.ndarray:
     return images.astype(np.float32)
 
 
+def describe_corruption(corruption: Corruption) -> dict[str, Any]:
+    """A corruption's name and options, as JSON (composed ones list their parts)."""
+    described = {"name": type(corruption).name, **corruption.options_config()}
+    if corruption.probability < 1.0:
+        described["probability"] = corruption.probability
+    if getattr(corruption, "children", None):
+        described["children"] = [describe_corruption(child) for child in corruption.children]
+    return described
+
+
 def corrupt_images(corruption: Corruption, images: np.ndarray, seed: int, batch_size: int = 1024) -> np.ndarray:
     """Corrupt ``images`` in batches with noise that depends only on ``seed``."""
     generator = keras.random.SeedGenerator(seed)
     clean = to_float(images)
     batches = [
-        keras.ops.convert_to_numpy(corruption.corrupt(keras.ops.convert_to_tensor(clean[i:i + batch_size]), generator))
+        keras.ops.convert_to_numpy(corruption.apply(keras.ops.convert_to_tensor(clean[i:i + batch_size]), generator))
         for i in range(0, len(clean), batch_size)
     ]
     return np.concatenate(batches)
@@ -65,7 +75,7 @@ def evaluate_model(
     rows = {"noisy": per_image_scores(clean, noisy), "denoised": per_image_scores(clean, denoised)}
     return {
         "images": int(len(clean)),
-        "corruption": {"name": type(corruption).name, **corruption.options_config()},
+        "corruption": describe_corruption(corruption),
         "seed": seed,
         **{row: {metric: float(np.mean(values)) for metric, values in scores.items()} for row, scores in rows.items()},
         "images_per_second": float(len(clean) / elapsed) if elapsed > 0 else None,

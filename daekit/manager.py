@@ -16,11 +16,13 @@ import attrs
 import pluggy
 
 from daekit import hookspecs
-from daekit.components import KINDS, Component
+from daekit.components import Component, Decoder, Encoder, Loss
+from daekit.corruption import Corruption
 from daekit.errors import PluginError
 from daekit.registry import Registry
 
 ENTRY_POINT_GROUP = "daekit"
+KINDS: dict[str, type[Component]] = {"corruption": Corruption, "encoder": Encoder, "decoder": Decoder, "loss": Loss}
 HOOK_OF_KIND = {
     "corruption": "register_corruptions",
     "encoder": "register_encoders",

@@ -7,11 +7,11 @@ from typing import Any
 
 import keras
 
-from daekit.components import Component, Corruption, Decoder, Encoder
+from daekit.components import Component, Decoder, Encoder
+from daekit.corruption import Corruption
 from daekit.config import ComponentSpec
 from daekit.errors import ConfigError
 from daekit.manager import Plugins, get_plugins
-from daekit.options import build_options
 
 
 @keras.saving.register_keras_serializable(package="daekit")
@@ -37,6 +37,13 @@ class DenoisingAutoencoder(keras.Model):
         self.decoder = decoder
         self.image_shape = tuple(int(size) for size in image_shape)
         self.manifest = dict(manifest or {})
+        # Plain attributes, kept out of Keras's tracking: set by compile(), used in training steps.
+        object.__setattr__(self, "_mask_loss", None)
+        object.__setattr__(self, "_pending_mask", None)
+
+    def compile(self, *args, **kwargs):
+        super().compile(*args, **kwargs)
+        object.__setattr__(self, "_mask_loss", self.loss if getattr(self.loss, "uses_mask", False) else None)
 
     def build(self, input_shape):
         # Parts rebuilt from a saved config arrive already built.
@@ -48,8 +55,19 @@ class DenoisingAutoencoder(keras.Model):
             self.decoder.build(code_shape)
 
     def call(self, images, training=False):
-        x = self.corruption(images, training=training)
+        if training and self._mask_loss is not None:
+            # A masked loss weights the pixels the corruption touched: keep its mask for compute_loss.
+            x, mask = self.corruption.apply(images, self.corruption.seed_generator, with_mask=True)
+            object.__setattr__(self, "_pending_mask", mask)
+        else:
+            x = self.corruption(images, training=training)
         return self.decoder(self.encoder(x, training=training), training=training)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        if training and self._mask_loss is not None and self._pending_mask is not None:
+            sample_weight = self._mask_loss.pixel_weights(self._pending_mask)
+            object.__setattr__(self, "_pending_mask", None)
+        return super().compute_loss(x, y, y_pred, sample_weight, training=training)
 
     def get_config(self):
         return {
@@ -67,13 +85,25 @@ class DenoisingAutoencoder(keras.Model):
         return cls(**config)
 
 
-def _instantiate(kind: str, spec: Any, plugins: Plugins, **extra) -> Component:
+def build_component(kind: str, spec: Any, plugins: Plugins | None = None, **extra) -> Component:
+    """A component of ``kind`` from a spec (``"name:key=value"``, a table or a ComponentSpec).
+
+    Its constructor converts and validates every option; composed corruptions
+    (``chain[a | b]``) build their parts first.
+    """
     if isinstance(spec, Component):
         return spec
+    plugins = plugins or get_plugins()
     spec = ComponentSpec.coerce(spec)
     cls = plugins.component(kind, spec.name)
-    options = build_options(cls.Options, spec.options, owner=cls.describe())
-    return cls(**{f: getattr(options, f) for f in spec.options}, **extra)
+    if spec.children:
+        if not getattr(cls, "composite", False):
+            raise ConfigError(f"{cls.describe()} takes no components in [...]")
+        extra["children"] = [build_component(kind, child, plugins) for child in spec.children]
+    try:
+        return cls(**spec.options, **extra)
+    except TypeError as exc:  # a constructor argument the component does not take
+        raise ConfigError(f"{cls.describe()}: {exc}") from None
 
 
 def part_manifest(component: Component, plugins: Plugins) -> dict[str, Any]:
@@ -112,7 +142,7 @@ def build_model(
         ("decoder", decoder, {"image_shape": image_shape}),
     ):
         try:
-            parts[kind] = _instantiate(kind, spec, plugins, **extra)
+            parts[kind] = build_component(kind, spec, plugins, **extra)
         except ConfigError as exc:
             problems += exc.problems
     if problems:
@@ -135,4 +165,4 @@ def build_model(
 
 def build_loss(spec: Any, plugins: Plugins | None = None):
     """A :class:`daekit.Loss` instance from a name, a ``name:key=value`` string or an instance."""
-    return _instantiate("loss", spec, plugins or get_plugins())
+    return build_component("loss", spec, plugins)

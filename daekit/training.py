@@ -19,7 +19,7 @@ from daekit.evaluate import EVALUATION_SEED, corrupt_images, evaluate_model, to_
 from daekit.figures import comparison_grid, loss_curves, save_figure
 from daekit.manager import Plugins, get_plugins
 from daekit.metrics import per_image_scores, psnr, ssim
-from daekit.model import build_loss, build_model
+from daekit.model import build_component, build_loss, build_model
 from daekit.options import build_options
 from daekit.rundir import RunDirectory, write_json
 from daekit.saving import save_model
@@ -43,8 +43,11 @@ def check_components(config: TrainConfig, plugins: Plugins) -> None:
     for kind in KINDS:
         spec: ComponentSpec = getattr(config, kind)
         try:
-            cls = plugins.component(kind, spec.name)
-            build_options(cls.Options, spec.options, owner=f"{kind} {spec.name!r}")
+            if kind == "decoder":  # its image shape is known only once the data is loaded
+                cls = plugins.component(kind, spec.name)
+                build_options(cls.Options, spec.options, owner=cls.describe())
+            else:
+                build_component(kind, spec, plugins)
         except ConfigError as exc:
             problems += exc.problems
     if problems:

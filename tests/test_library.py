@@ -17,7 +17,7 @@ def test_build_fit_evaluate_save_load(plugins, fashion_mnist, tmp_path):
     history = model.fit(clean, clean, epochs=2, batch_size=64, verbose=0)
     assert history.history["loss"][1] < history.history["loss"][0]
     report = daekit.evaluate_model(model, data.test[:100])
-    assert report["images"] == 100 and report["corruption"] == {"name": "gaussian", "stddev": 0.2}
+    assert report["images"] == 100 and report["corruption"] == {"name": "gaussian", "stddev": 0.2, "stddev_max": 0.0}
     assert 15.0 < report["noisy"]["psnr"] < 17.0
     path = daekit.save_model(model, tmp_path / "model.keras")
     again = daekit.load_model(path)

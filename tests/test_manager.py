@@ -6,10 +6,13 @@ from tests.conftest import FakeEntryPoint
 
 
 def test_builtins_load_through_entry_points(plugins):
-    assert {"gaussian", "conv", "losses"} <= set(plugins.infos)
+    assert {"noise", "quantize", "masking", "scratches", "blur", "compose", "conv", "losses"} <= set(plugins.infos)
     assert all(info.status == "ok" and info.distribution == "daekit" for info in plugins.infos.values())
-    assert plugins.registries["corruption"].names() == ["gaussian"]
-    assert set(plugins.registries["loss"].names()) >= {"mse", "mae", "bce"}
+    assert set(plugins.registries["corruption"].names()) == {
+        "gaussian", "poisson", "speckle", "salt_and_pepper", "uniform", "quantize", "jpeg", "pixel_dropout",
+        "coarse_dropout", "grid_mask", "line_mask", "scratches", "gaussian_blur", "motion_blur", "downscale",
+        "chain", "one_of"}
+    assert set(plugins.registries["loss"].names()) >= {"mse", "mae", "bce", "masked"}
     assert plugins.infos["conv"].hooks == ["register_decoders", "register_encoders"]
 
 
@@ -30,7 +33,7 @@ def test_misspelt_hook_is_reported(fake_entry_points):
     info = plugins.infos["typo"]
     assert info.status == "failed"
     assert "register_corruption" in info.error
-    assert plugins.infos["gaussian"].status == "ok"
+    assert plugins.infos["noise"].status == "ok"
 
 
 def test_duplicate_name_names_both_plugins(fake_entry_points):
@@ -39,7 +42,7 @@ def test_duplicate_name_names_both_plugins(fake_entry_points):
     with pytest.raises(PluginError) as caught:
         plugins.component("corruption", "gaussian")
     message = str(caught.value)
-    assert "'gaussian' (daekit 0.1.0)" in message and "'dup' (daekit-dup 0.1)" in message
+    assert "'noise' (daekit 0.1.0)" in message and "'dup' (daekit-dup 0.1)" in message
 
 
 @pytest.mark.parametrize(
@@ -74,7 +77,7 @@ def test_load_plugins_filter(fake_entry_points, monkeypatch):
     plugins = fake_entry_points(FakeEntryPoint("invert", "tests.plugins.invert"))
     plugins2 = daekit.manager.Plugins()
     plugins2.load_entry_points()
-    assert "invert" not in plugins2.infos and "gaussian" in plugins2.infos
+    assert "invert" not in plugins2.infos and "noise" in plugins2.infos
     assert "invert" in plugins.infos  # only="" loads everything
 
 

@@ -64,6 +64,7 @@ def test_config_round_trip_and_manifest(plugins):
         "kind": "encoder", "name": "conv", "registered_name": "daekit>ConvEncoder",
         "plugin": "conv", "distribution": "daekit", "version": daekit.__version__,
     }
+    assert model.manifest["corruption"]["plugin"] == "noise"
 
 
 def test_losses(plugins):
