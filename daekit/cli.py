@@ -71,6 +71,7 @@ def train(
     image_size: Annotated[Optional[str], _opt("Side images from a folder are resized to.", "INT")] = None,
     channels: Annotated[Optional[str], _opt("Channels of images from a folder: 1 or 3.", "INT")] = None,
     validation_split: Annotated[Optional[str], _opt("Share of training images kept for validation.", "FLOAT")] = None,
+    jit_compile: Annotated[Optional[str], _opt("XLA for the training step: auto (GPUs only), true or false.", "MODE")] = None,
     limit: Annotated[Optional[str], _opt("Use at most this many training images.", "INT")] = None,
     test_limit: Annotated[Optional[str], _opt("Evaluate on at most this many test images.", "INT")] = None,
     output: Annotated[Optional[str], _opt("Directory under which the run directory is made [runs].", "DIR", "--output", "-o")] = None,
@@ -85,7 +86,7 @@ def train(
             preset=preset, file=config, corruption=corruption or None, encoder=encoder, decoder=decoder, loss=loss,
             optimizer=optimizer, learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2, epochs=epochs,
             batch_size=batch_size, seed=seed, data=data, data_dir=data_dir, image_size=image_size,
-            channels=channels, validation_split=validation_split, limit=limit, test_limit=test_limit,
+            channels=channels, validation_split=validation_split, jit_compile=jit_compile, limit=limit, test_limit=test_limit,
             output=output, name=name,
         )
         result = run_training(resolved)
@@ -204,7 +205,9 @@ def preview(
 
         specs = corruption or []
         built = [(spec, build_component("corruption", spec)) for spec in specs]  # bad specs fail before data loads
-        test = load_data(data, data_dir=data_dir, image_size=image_size, channels=channels, seed=seed).test
+        loaded = load_data(data, data_dir=data_dir, image_size=image_size, channels=channels, seed=seed)
+        # A named data set shows its test images; a folder, any of the user's images.
+        test = loaded.test if loaded.name in ("fashion-mnist", "mnist") else np.concatenate([loaded.train, loaded.test])
         chosen = test[np.random.default_rng(seed).choice(len(test), size=min(images, len(test)), replace=False)]
         if built:
             figure = corruption_figure(chosen, built, seed=seed)

@@ -139,6 +139,7 @@ class TrainConfig:
     data_dir: str | None = option(None, type=str, help="Directory holding the IDX files.")
     image_size: int = option(28, min=4, help="Side images from a folder are resized to.")
     channels: int = option(1, choices=(1, 3), help="Channels of images from a folder.")
+    jit_compile: str = option("auto", choices=("auto", "true", "false"), help="XLA compilation of the training step; auto: on GPUs only.")
     validation_split: float = option(0.1, min_exclusive=0.0, max=0.5, help="Share of training images kept for validation.")
     limit: int | None = option(None, type=int, min=2, help="Use at most this many training images.")
     test_limit: int | None = option(None, type=int, min=1, help="Evaluate on at most this many test images.")

@@ -114,6 +114,8 @@ def part_manifest(component: Component, plugins: Plugins) -> dict[str, Any]:
     if cls.name in registry and registry.get(cls.name) is cls:
         info = registry.plugin_of(cls.name)
         entry.update(plugin=info.name, distribution=info.distribution, version=info.version)
+    if getattr(component, "children", None):
+        entry["parts"] = [part_manifest(child, plugins) for child in component.children]
     return entry
 
 

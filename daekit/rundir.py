@@ -52,7 +52,7 @@ class RunDirectory:
         run.set_status("running")
         return run
 
-    def write_manifest(self, config: TrainConfig, model, plugins, data, devices: list[str]) -> None:
+    def write_manifest(self, config: TrainConfig, model, plugins, data, devices: list[str], compile: dict) -> None:
         versions = {}
         for dist in ("daekit", "tensorflow", "keras", "numpy", "pluggy"):
             try:
@@ -67,6 +67,7 @@ class RunDirectory:
             "versions": versions,
             "devices": devices,
             "strategy": "default",
+            "compile": compile,
             "seed": config.seed,
             "data": data,
             "parameters": {"total": model.count_params(),

@@ -52,11 +52,20 @@ def read_manifest(path: str | Path) -> dict:
     return config.get("config", {}).get("manifest", {})
 
 
+def _parts(manifest: dict):
+    """Every part of a manifest, composed parts' own parts included."""
+    pending = [manifest[kind] for kind in PARTS if manifest.get(kind)]
+    while pending:
+        part = pending.pop(0)
+        yield part
+        pending.extend(part.get("parts", []))
+
+
 def check_manifest(path: Path, manifest: dict, plugins: Plugins) -> None:
     """Refuse a model whose parts come from plugins that are not installed or failed."""
-    for kind in PARTS:
-        part = manifest.get(kind)
-        if not part or keras.saving.get_registered_object(part["registered_name"]) is not None:
+    for part in _parts(manifest):
+        kind = part.get("kind", "part")
+        if keras.saving.get_registered_object(part["registered_name"]) is not None:
             continue
         source = f"plugin '{part.get('plugin')}'"
         if part.get("distribution"):

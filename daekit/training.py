@@ -63,6 +63,14 @@ def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
     return keras.optimizers.SGD(learning_rate=config.learning_rate, momentum=config.beta_1)
 
 
+def resolve_jit_compile(setting: str) -> bool:
+    """``auto`` compiles the training step with XLA on GPUs only: on the CPU, XLA's random
+    number kernels make noise corruptions about 25 times slower (bench/corruptions.py)."""
+    if setting == "auto":
+        return bool(tf.config.list_physical_devices("GPU"))
+    return setting == "true"
+
+
 def training_dataset(images: np.ndarray, batch_size: int, seed: int) -> tf.data.Dataset:
     """Clean images as (input, target) pairs, reshuffled each epoch; noise is added in the model."""
     def scale(batch):
@@ -107,8 +115,10 @@ def train(config: TrainConfig | None = None, plugins: Plugins | None = None, ver
         run.write_manifest(config, model, plugins, {
             "name": data.name, "source": data.source, "train": len(train_images),
             "validation": len(val_images), "test": len(test_images), "image_shape": list(data.image_shape),
-        }, devices=[device.name for device in tf.config.list_logical_devices()])
-        model.compile(optimizer=make_optimizer(config), loss=loss, metrics=[psnr, ssim])
+        }, devices=[device.name for device in tf.config.list_logical_devices()],
+            compile={"jit_compile": resolve_jit_compile(config.jit_compile)})
+        model.compile(optimizer=make_optimizer(config), loss=loss, metrics=[psnr, ssim],
+                      jit_compile=resolve_jit_compile(config.jit_compile))
         # Validation noise is drawn once, from its own seed: every epoch is scored on the same images.
         val_clean = to_float(val_images)
         val_noisy = corrupt_images(model.corruption, val_clean, seed=config.seed + 1)

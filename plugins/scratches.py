@@ -17,14 +17,14 @@ from daekit.options import option
 _SEGMENTS = 6  # segments per scratch: enough for a gentle curve, cheap to rasterize
 
 
-def _segment_distance(ys, xs, start, end):
-    """Distance from every pixel centre to segments; start/end are (batch, marks, 2)."""
+def _segment_distance2(ys, xs, start, end):
+    """Squared distance from every pixel centre to segments; start/end are (batch, marks, 2)."""
     ay, ax = start[..., 0][..., None, None], start[..., 1][..., None, None]
     by, bx = end[..., 0][..., None, None], end[..., 1][..., None, None]
     dy, dx = by - ay, bx - ax
     py, px = ys[:, None] + 0.5 - ay, xs[:, None] + 0.5 - ax
     t = ops.clip((py * dy + px * dx) / (dy * dy + dx * dx + 1e-6), 0.0, 1.0)
-    return ops.sqrt(ops.square(py - t * dy) + ops.square(px - t * dx))
+    return ops.square(py - t * dy) + ops.square(px - t * dx)
 
 
 @keras.saving.register_keras_serializable(package="daekit")
@@ -88,16 +88,20 @@ class Scratches(daekit.Corruption):
             points = [
                 (1 - t[i]) ** 2 * start + 2 * (1 - t[i]) * t[i] * control + t[i] ** 2 * end for i in range(_SEGMENTS + 1)
             ]
-            distance = ops.min(ops.stack([_segment_distance(ys, xs, points[i], points[i + 1])
-                                          for i in range(_SEGMENTS)], axis=0), axis=0)  # (batch, k, H, W)
+            squared = _segment_distance2(ys, xs, points[0], points[1])
+            for i in range(1, _SEGMENTS):
+                squared = ops.minimum(squared, _segment_distance2(ys, xs, points[i], points[i + 1]))
+            distance = ops.sqrt(squared)  # (batch, k, H, W)
             half_width = (0.3 + 0.7 * draw[..., 6]) * o.width / 2.0
             coverage = ops.clip(half_width[..., None, None] + 0.5 - distance, 0.0, 1.0)
             alpha = (0.5 + 0.5 * draw[..., 7]) * o.opacity * ops.cast(active, dtype)
-            values = self._values((batch, k), dtype, seeds())
-            for i in range(k):  # later scratches lie over earlier ones
-                cover = (coverage[:, i] * alpha[:, i, None, None])[..., None]
-                out = blend(out, values[:, i, None, None, None], cover)
-                touched = ops.maximum(touched, ops.cast(cover > 0.0, dtype))
+            values = self._values((batch, k), dtype, seeds())[..., None, None]
+            cover = coverage * alpha[..., None, None]  # (batch, k, H, W)
+            # Overlapping scratches: their opacities combine, their tones mix by coverage.
+            total = 1.0 - ops.prod(1.0 - cover, axis=1)
+            value = ops.sum(cover * values, axis=1) / (ops.sum(cover, axis=1) + 1e-6)
+            out = blend(out, value[..., None], total[..., None])
+            touched = ops.maximum(touched, ops.cast(total[..., None] > 0.0, dtype))
 
         if o.dust:
             draw = keras.random.uniform((batch, o.dust, 4), dtype=dtype, seed=seeds())

@@ -143,3 +143,30 @@ def test_plugins_and_components_commands():
     assert result.returncode == 0
     for word in ("corruptions", "gaussian", "stddev=0.1", "tail_filters=1", "mse", "bce"):
         assert word in result.stdout
+
+
+def test_preview_every_severity_and_chosen_corruptions(tmp_path, fashion_mnist):
+    result = run_daekit("preview", "--out", tmp_path / "all.png", "--images", "4")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "all.png").read_bytes()[:4] == b"\x89PNG"
+    result = run_daekit("preview", "--out", tmp_path / "some.png", "--corruption", "scratches:severity=3",
+                        "--corruption", "one_of[jpeg:quality=10 | grid_mask]:weights=1,1")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "some.png").stat().st_size > 10_000
+    result = run_daekit("preview", "--out", tmp_path / "bad.png", "--corruption", "scrathces")
+    assert result.returncode == 2
+    assert "did you mean 'scratches'?" in " ".join(result.stderr.split())
+    assert not (tmp_path / "bad.png").exists()
+
+
+def test_preview_a_folder_of_colour_images(tmp_path):
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    for index in range(4):
+        tf.io.write_file(str(tmp_path / "imgs" / f"{index}.png"),
+                         tf.io.encode_png(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)))
+    result = run_daekit("preview", "--out", tmp_path / "f.png", "--data", tmp_path / "imgs", "--channels", "3",
+                        "--image-size", "32", "--corruption", "jpeg:severity=4", "--images", "2")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "f.png").exists()
