@@ -84,7 +84,7 @@ class MotionBlur(daekit.Corruption):
 
 @keras.saving.register_keras_serializable(package="daekit")
 class Downscale(daekit.Corruption):
-    """Downscales by an integer factor then upscales back (low resolution, upsampling blur);
+    """Downscales by ``factor`` then upscales back (low resolution, resampling blur);
     with ``factor_min``, each image draws its factor from ``[factor_min, factor]``."""
 
     name = "downscale"

@@ -24,7 +24,7 @@ def test_broken_plugin_is_reported_and_others_still_work(fake_entry_points):
     assert "daekit_this_module_does_not_exist" in info.error
     assert plugins.component("corruption", "gaussian").name == "gaussian"
     with pytest.raises(UnknownComponentError) as caught:
-        plugins.component("corruption", "speckle")
+        plugins.component("corruption", "sparkles")
     assert "'broken' (daekit-broken 1.2.3) failed to load" in str(caught.value)
 
 
