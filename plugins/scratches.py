@@ -14,7 +14,7 @@ import daekit
 from daekit.corruption import SeedStream, blend, pixel_grid
 from daekit.options import option
 
-_SEGMENTS = 6  # segments per scratch: enough for a gentle curve, cheap to rasterize
+_SEGMENTS = 4  # segments per scratch: enough for a gentle curve, cheap to rasterize
 
 
 def _segment_distance2(ys, xs, start, end):

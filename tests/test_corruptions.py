@@ -149,3 +149,9 @@ def test_evaluation_records_composed_corruptions(plugins):
     assert [part["name"] for part in described["children"]] == ["gaussian", "jpeg"]
     assert described["children"][1]["probability"] == 0.5
     json.dumps(described)
+
+
+@pytest.mark.parametrize("kind", ["encoder", "decoder", "loss"])
+def test_other_components_conform(plugins, kind, tmp_path):
+    for name in plugins.registries[kind].names():
+        check_component(build_component(kind, name), tmp_path)
