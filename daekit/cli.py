@@ -16,6 +16,7 @@ from typing import Annotated, Optional
 import attrs
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from daekit.errors import ConfigError, DaekitError
@@ -37,10 +38,10 @@ def reported_errors():
     try:
         yield
     except ConfigError as exc:
-        errors.print("[bold red]error:[/] " + "\n  ".join(exc.problems), highlight=False, markup=True, soft_wrap=True)
+        errors.print("[bold red]error:[/] " + escape("\n  ".join(exc.problems)), highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     except DaekitError as exc:
-        errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        errors.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         errors.print("interrupted")
@@ -58,7 +59,7 @@ def train(
     corruption: Annotated[Optional[list[str]], _opt("Corruption, e.g. gaussian:stddev=0.2; repeat to chain several.", "SPEC")] = None,
     encoder: Annotated[Optional[str], _opt("Encoder, e.g. conv:filters=32,64,128.", "SPEC")] = None,
     decoder: Annotated[Optional[str], _opt("Decoder, e.g. conv:tail_filters=32.", "SPEC")] = None,
-    loss: Annotated[Optional[str], _opt("Loss: mse, mae, bce or a plugin's.", "SPEC")] = None,
+    loss: Annotated[Optional[str], _opt("Loss: mse, mae, bce, masked or a plugin's.", "SPEC")] = None,
     optimizer: Annotated[Optional[str], _opt("adam, adamw, rmsprop or sgd.", "NAME")] = None,
     learning_rate: Annotated[Optional[str], _opt("Learning rate.", "FLOAT", "--learning-rate", "--lr")] = None,
     beta_1: Annotated[Optional[str], _opt("Adam beta_1 (momentum for sgd/rmsprop).", "FLOAT", "--beta-1")] = None,
@@ -74,7 +75,7 @@ def train(
     jit_compile: Annotated[Optional[str], _opt("XLA for the training step: auto (GPUs only), true or false.", "MODE")] = None,
     limit: Annotated[Optional[str], _opt("Use at most this many training images.", "INT")] = None,
     test_limit: Annotated[Optional[str], _opt("Evaluate on at most this many test images.", "INT")] = None,
-    output: Annotated[Optional[str], _opt("Directory under which the run directory is made [runs].", "DIR", "--output", "-o")] = None,
+    output: Annotated[Optional[str], _opt("Directory under which the run directory is made (default: runs).", "DIR", "--output", "-o")] = None,
     name: Annotated[Optional[str], _opt("Name of the run directory.", "NAME")] = None,
 ):
     """Train a denoising autoencoder and leave metrics, figures and the model in a run directory."""
@@ -111,7 +112,7 @@ def plugins(as_json: Annotated[bool, typer.Option("--json", help="Print JSON ins
     table = Table("name", "distribution", "version", "hooks", "status", "error")
     for info in infos:
         table.add_row(info.name, info.distribution or "", info.version or "", ", ".join(info.hooks),
-                      info.status, info.error or "")
+                      info.status, escape(info.error or ""))
     console.print(table)
 
 
@@ -127,13 +128,17 @@ def components(kind: Annotated[Optional[str], typer.Argument(help="corruption, e
     for registry in registry_set.registries.values():
         if kind is not None and registry.kind != kind:
             continue
-        table = Table("name", "plugin", "options (default)", title=f"{registry.kind}s", title_justify="left")
+        table = Table("name", "plugin", "options (default)", title=f"{registry.kind}s", title_justify="left",
+                      highlight=False)
         for name in registry.names():
             cls = registry.get(name)
             options = "\n".join(
                 f"{f.name}={f.default!r}: {f.metadata.get('help', '')}" for f in attrs.fields(cls.Options)
             )
-            table.add_row(name, registry.plugin_of(name).name, options or "-")
+            if registry.kind == "corruption":  # what every corruption takes besides its options
+                levels = "severity=1..5, " if cls.SEVERITIES else ""
+                options = (options + "\n" if options else "") + f"[{levels}probability=1.0, seed]"
+            table.add_row(name, registry.plugin_of(name).name, escape(options) or "-")
         console.print(table)
 
 
@@ -158,7 +163,7 @@ def evaluate(
         noise = build_component("corruption", corruption) if corruption else None
         images = load_data(data, data_dir=data_dir, image_size=loaded.image_shape[0], channels=loaded.image_shape[2]).test
         report = evaluate_model(loaded, images[:limit] if limit else images, corruption=noise, seed=seed)
-        table = Table("", "PSNR (dB)", "SSIM", title=f"{model} on {report['images']} test images, {report['corruption']}")
+        table = Table("", "PSNR (dB)", "SSIM", title=escape(f"{model} on {report['images']} test images, {report['corruption']}"))
         for row in ("noisy", "denoised"):
             table.add_row(row, f"{report[row]['psnr']:.2f}", f"{report[row]['ssim']:.4f}")
         console.print(table)
