@@ -39,9 +39,16 @@ class Component:
 
 
 class Encoder(Component, keras.layers.Layer):
-    """Maps an image batch to a code."""
+    """Maps an image batch to a code.
+
+    An encoder with ``provides_skips = True`` returns ``(code, skips)`` from ``call``: a list
+    of feature maps for a decoder's skip connections, finest first, the first being the
+    encoder's own input (so that a decoder can learn a residual). It describes their shapes
+    in :meth:`skip_shapes`, which the model checks against the decoder before building.
+    """
 
     kind = "encoder"
+    provides_skips: ClassVar[bool] = False
 
     def __init__(self, **kwargs):
         super().__init__(**self._take_options(kwargs))
@@ -53,6 +60,14 @@ class Encoder(Component, keras.layers.Layer):
         default, ``None``, says the code is not a flattened feature map.
         """
         return None
+
+    def code_shape(self, input_shape):
+        """The shape of the code (without the skips), batch first."""
+        return self.compute_output_shape(input_shape)
+
+    def skip_shapes(self, input_shape) -> list[tuple]:
+        """Shapes of the skip feature maps this encoder hands over, finest first."""
+        return []
 
     def get_config(self):
         return {**super().get_config(), **self.options_config()}
@@ -67,17 +82,21 @@ class Decoder(Component, keras.layers.Layer):
     """
 
     kind = "decoder"
+    #: Decoders that set this take ``call(code, skips=..., training=...)`` and need an encoder
+    #: that ``provides_skips``.
+    uses_skips: ClassVar[bool] = False
 
     def __init__(self, image_shape=(28, 28, 1), **kwargs):
         super().__init__(**self._take_options(kwargs))
         self.image_shape = tuple(int(size) for size in image_shape)
 
-    def check_code(self, code_shape, layout: tuple[int, int, int] | None) -> None:
+    def check_code(self, code_shape, layout: tuple[int, int, int] | None, skip_shapes=()) -> None:
         """Raise :class:`daekit.ConfigError` when this decoder cannot decode such codes.
 
         Args:
-            code_shape: The encoder's output shape, batch first.
+            code_shape: The encoder's code shape, batch first.
             layout: The encoder's :meth:`Encoder.code_layout`, or ``None``.
+            skip_shapes: The encoder's :meth:`Encoder.skip_shapes`.
         """
 
     def get_config(self):

@@ -49,9 +49,18 @@ class DenoisingAutoencoder(keras.Model):
         # Parts rebuilt from a saved config arrive already built.
         if not self.encoder.built:
             self.encoder.build(input_shape)
-        code_shape = self.encoder.compute_output_shape(input_shape)
-        self.decoder.check_code(code_shape, self.encoder.code_layout(input_shape))
-        if not self.decoder.built:
+        code_shape = self.encoder.code_shape(input_shape)
+        skip_shapes = self.encoder.skip_shapes(input_shape)
+        if self.decoder.uses_skips and not self.encoder.provides_skips:
+            raise ConfigError(
+                f"decoder {type(self.decoder).name!r} needs skip connections, and encoder "
+                f"{type(self.encoder).name!r} provides none; use an encoder that does (such as 'unet')"
+            )
+        self.decoder.check_code(code_shape, self.encoder.code_layout(input_shape), skip_shapes)
+        if self.encoder.provides_skips:
+            # Skip-connected parts build their layers on a first call; run one on zeros.
+            self.call(keras.ops.zeros((1, *input_shape[1:])))
+        elif not self.decoder.built:
             self.decoder.build(code_shape)
 
     def call(self, images, training=False):
@@ -61,7 +70,13 @@ class DenoisingAutoencoder(keras.Model):
             object.__setattr__(self, "_pending_mask", mask)
         else:
             x = self.corruption(images, training=training)
-        return self.decoder(self.encoder(x, training=training), training=training)
+        encoded = self.encoder(x, training=training)
+        if not self.encoder.provides_skips:
+            return self.decoder(encoded, training=training)
+        code, skips = encoded
+        if self.decoder.uses_skips:
+            return self.decoder(code, skips=skips, training=training)
+        return self.decoder(code, training=training)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         if training and self._mask_loss is not None and self._pending_mask is not None:

@@ -131,7 +131,9 @@ class ConvDecoder(_Stack, daekit.Decoder):
             return (height, width, -1)
         return (height, width, code_width // (height * width))
 
-    def check_code(self, code_shape, layout):
+    def check_code(self, code_shape, layout, skip_shapes=()):
+        if len(code_shape) != 2:
+            raise ConfigError(f"decoder 'conv' decodes a flat code; the encoder gives codes of shape {tuple(code_shape)}")
         height, width = self._start_size()
         size = f"{self.image_shape[0]}x{self.image_shape[1]}"
         if layout is not None and tuple(layout[:2]) != (height, width):
