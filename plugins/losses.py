@@ -2,6 +2,7 @@
 
 import attrs
 import keras
+import numpy as np
 
 import daekit
 from daekit.options import option
@@ -39,6 +40,67 @@ class BinaryCrossentropy(daekit.Loss):
 
 
 @keras.saving.register_keras_serializable(package="daekit")
+class Charbonnier(daekit.Loss):
+    """Charbonnier loss, ``sqrt(error**2 + epsilon**2)``: a smooth L1, robust to outliers."""
+
+    name = "charbonnier"
+
+    @attrs.frozen
+    class Options:
+        epsilon: float = option(1e-3, min_exclusive=0.0, help="Smoothing near zero error.")
+
+    def call(self, y_true, y_pred):
+        error = keras.ops.sqrt(keras.ops.square(y_pred - y_true) + self.options.epsilon ** 2)
+        return keras.ops.mean(error, axis=(1, 2, 3))
+
+
+def ssim_per_image(y_true, y_pred, size: int = 11, sigma: float = 1.5):
+    """SSIM of each image (Gaussian window, as ``tf.image.ssim``), written in ``keras.ops``."""
+    channels = y_true.shape[-1]
+    size = min(size, y_true.shape[1], y_true.shape[2])
+    taps = np.exp(-((np.arange(size) - (size - 1) / 2) ** 2) / (2 * sigma**2))
+    window = np.outer(taps, taps) / np.sum(taps) ** 2
+    kernel = np.tile(window[:, :, None, None], (1, 1, channels, 1)).astype("float32")
+
+    def local_mean(z):
+        return keras.ops.depthwise_conv(z, kernel, padding="valid")
+
+    mean_true, mean_pred = local_mean(y_true), local_mean(y_pred)
+    var_true = local_mean(y_true * y_true) - mean_true * mean_true
+    var_pred = local_mean(y_pred * y_pred) - mean_pred * mean_pred
+    covariance = local_mean(y_true * y_pred) - mean_true * mean_pred
+    c1, c2 = 0.01**2, 0.03**2
+    ssim = ((2 * mean_true * mean_pred + c1) * (2 * covariance + c2)) / (
+        (mean_true**2 + mean_pred**2 + c1) * (var_true + var_pred + c2))
+    return keras.ops.mean(ssim, axis=(1, 2, 3))
+
+
+@keras.saving.register_keras_serializable(package="daekit")
+class SSIMLoss(daekit.Loss):
+    """``1 - SSIM``: rewards preserved structure and contrast rather than pixel values."""
+
+    name = "ssim"
+
+    def call(self, y_true, y_pred):
+        return 1.0 - ssim_per_image(y_true, y_pred)
+
+
+@keras.saving.register_keras_serializable(package="daekit")
+class SSIML1(daekit.Loss):
+    """``alpha * (1 - SSIM) + (1 - alpha) * L1``, the mix of Zhao et al. (alpha 0.84)."""
+
+    name = "ssim_l1"
+
+    @attrs.frozen
+    class Options:
+        alpha: float = option(0.84, min=0.0, max=1.0, help="Weight of the SSIM term.")
+
+    def call(self, y_true, y_pred):
+        l1 = keras.ops.mean(keras.ops.abs(y_pred - y_true), axis=(1, 2, 3))
+        return self.options.alpha * (1.0 - ssim_per_image(y_true, y_pred)) + (1.0 - self.options.alpha) * l1
+
+
+@keras.saving.register_keras_serializable(package="daekit")
 class MaskedLoss(daekit.Loss):
     """Squared or absolute error in which the pixels the corruption touched weigh ``weight``
     times more than the others (for masking, scratches, salt and pepper).
@@ -66,5 +128,5 @@ class MaskedLoss(daekit.Loss):
 
 @daekit.hookimpl
 def register_losses(register):
-    for cls in (MeanSquaredError, MeanAbsoluteError, BinaryCrossentropy, MaskedLoss):
+    for cls in (MeanSquaredError, MeanAbsoluteError, BinaryCrossentropy, Charbonnier, SSIMLoss, SSIML1, MaskedLoss):
         register(cls)

@@ -73,3 +73,18 @@ def test_losses(plugins):
     assert float(daekit.build_loss("mse")(y, p)) == pytest.approx(0.25)
     assert float(daekit.build_loss("mae")(y, p)) == pytest.approx(0.5)
     assert float(daekit.build_loss("bce")(y, p)) == pytest.approx(np.log(2), rel=1e-4)
+
+
+def test_ssim_charbonnier_and_mixed_losses(plugins):
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    y = rng.random((3, 28, 28, 1), dtype=np.float32)
+    p = np.clip(y + rng.normal(0, 0.1, y.shape), 0, 1).astype(np.float32)
+    reference = float(tf.reduce_mean(tf.image.ssim(y, p, max_val=1.0)))
+    assert float(daekit.build_loss("ssim")(y, p)) == pytest.approx(1.0 - reference, abs=1e-4)
+    assert float(daekit.build_loss("ssim")(y, y)) == pytest.approx(0.0, abs=1e-5)
+    assert float(daekit.build_loss("charbonnier:epsilon=0.001")(y, y)) == pytest.approx(0.001, rel=1e-3)
+    mixed = float(daekit.build_loss("ssim_l1:alpha=0.5")(y, p))
+    l1 = float(np.mean(np.abs(p - y)))
+    assert mixed == pytest.approx(0.5 * (1.0 - reference) + 0.5 * l1, abs=1e-4)

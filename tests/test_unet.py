@@ -46,3 +46,15 @@ def test_unet_trains_and_denoises(plugins, fashion_mnist):
     model.fit(clean, clean, epochs=2, batch_size=32, verbose=0)
     report = daekit.evaluate_model(model, data.test[:200])
     assert report["denoised"]["psnr"] > report["noisy"]["psnr"]
+
+
+def test_dense_autoencoder_and_mixed_pairs(plugins, tmp_path):
+    model = daekit.build_model("gaussian", "dense:widths=64,code=16", "dense:widths=64", seed=0)
+    assert model.count_params() == (784 * 64 + 64) + (64 * 16 + 16) + (16 * 64 + 64) + (64 * 784 + 784)
+    images = np.random.default_rng(0).random((2, 28, 28, 1), dtype=np.float32)
+    loaded = daekit.load_model(daekit.save_model(model, tmp_path / "d.keras"))
+    np.testing.assert_allclose(loaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-6)
+    mixed = daekit.build_model("gaussian", "conv:filters=4,4,4", "dense:widths=32")
+    assert mixed.predict(images, verbose=0).shape == images.shape
+    with pytest.raises(ConfigError, match="decoder 'dense' decodes a flat code"):
+        daekit.build_model("gaussian", "unet:filters=8,16", "dense")

@@ -1,0 +1,91 @@
+"""The fully connected denoising autoencoder: flatten, dense layers, a dense code."""
+
+import math
+
+import attrs
+import keras
+from keras import layers
+
+import daekit
+from daekit.errors import ConfigError
+from daekit.options import option
+
+_ACTIVATIONS = ("relu", "leaky_relu", "gelu", "silu", "tanh")
+
+
+def _run(stack, x, training):
+    for layer in stack:
+        x = layer(x, training=training)
+    return x
+
+
+@keras.saving.register_keras_serializable(package="daekit")
+class DenseEncoder(daekit.Encoder):
+    """Flattens the image, then dense layers of ``widths`` down to a ``code``-wide code."""
+
+    name = "dense"
+
+    @attrs.frozen
+    class Options:
+        widths: tuple = option((512,), min=1, help="Widths of the hidden layers.")
+        code: int = option(128, min=1, help="Width of the code.")
+        activation: str = option("relu", choices=_ACTIVATIONS, help="Activation of every layer.")
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        o = self.options
+        self.stack = [layers.Flatten()] + [layers.Dense(w, activation=o.activation) for w in (*o.widths, o.code)]
+
+    def build(self, input_shape):
+        shape = input_shape
+        for layer in self.stack:
+            layer.build(shape)
+            shape = layer.compute_output_shape(shape)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.options.code)
+
+    def call(self, images, training=False):
+        return _run(self.stack, images, training)
+
+
+@keras.saving.register_keras_serializable(package="daekit")
+class DenseDecoder(daekit.Decoder):
+    """Dense layers of ``widths`` from the code up to every pixel, through a sigmoid."""
+
+    name = "dense"
+
+    @attrs.frozen
+    class Options:
+        widths: tuple = option((512,), min=1, help="Widths of the hidden layers.")
+        activation: str = option("relu", choices=_ACTIVATIONS, help="Activation of the hidden layers.")
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        o = self.options
+        pixels = math.prod(self.image_shape)
+        self.stack = [layers.Dense(w, activation=o.activation) for w in o.widths]
+        self.stack += [layers.Dense(pixels, activation="sigmoid"), layers.Reshape(self.image_shape)]
+
+    def check_code(self, code_shape, layout, skip_shapes=()):
+        if len(code_shape) != 2:
+            raise ConfigError(f"decoder 'dense' decodes a flat code; the encoder gives codes of shape {tuple(code_shape)}")
+
+    def build(self, input_shape):
+        shape = input_shape
+        for layer in self.stack:
+            layer.build(shape)
+            shape = layer.compute_output_shape(shape)
+
+    def call(self, code, training=False):
+        return _run(self.stack, code, training)
+
+
+@daekit.hookimpl
+def register_encoders(register):
+    register(DenseEncoder)
+
+
+@daekit.hookimpl
+def register_decoders(register):
+    register(DenseDecoder)
