@@ -38,6 +38,35 @@ class Component:
         return options_to_dict(self.options)
 
 
+def run_layers(layers, inputs, training=False):
+    """Call Keras layers in order, passing ``training`` to those that take it."""
+    x = inputs
+    for layer in layers:
+        x = layer(x, training=training)
+    return x
+
+
+class LayerStack:
+    """Mixin for an encoder or decoder made of a flat list of Keras layers in ``self.stack``:
+    builds them shape by shape, and runs them in order."""
+
+    def build(self, input_shape):
+        shape = input_shape
+        for layer in self.stack:
+            if not layer.built:
+                layer.build(shape)
+            shape = layer.compute_output_shape(shape)
+
+    def compute_output_shape(self, input_shape):
+        shape = input_shape
+        for layer in self.stack:
+            shape = layer.compute_output_shape(shape)
+        return shape
+
+    def call(self, inputs, training=False):
+        return run_layers(self.stack, inputs, training)
+
+
 class Encoder(Component, keras.layers.Layer):
     """Maps an image batch to a code.
 

@@ -14,6 +14,7 @@ import keras
 from keras import layers
 
 import daekit
+from daekit.components import LayerStack
 from daekit.errors import ConfigError
 from daekit.options import option
 
@@ -27,31 +28,8 @@ def _block(filters, kernel_size, padding, negative_slope, batch_norm, transpose=
     return block
 
 
-class _Stack:
-    """Builds and runs a flat list of Keras layers held in ``self.stack``."""
-
-    def build(self, input_shape):
-        shape = input_shape
-        for layer in self.stack:
-            if not layer.built:
-                layer.build(shape)
-            shape = layer.compute_output_shape(shape)
-
-    def compute_output_shape(self, input_shape):
-        shape = input_shape
-        for layer in self.stack:
-            shape = layer.compute_output_shape(shape)
-        return shape
-
-    def call(self, inputs, training=False):
-        x = inputs
-        for layer in self.stack:
-            x = layer(x, training=training)
-        return x
-
-
 @keras.saving.register_keras_serializable(package="daekit")
-class ConvEncoder(_Stack, daekit.Encoder):
+class ConvEncoder(LayerStack, daekit.Encoder):
     """Convolution blocks (the first padded 'same', the rest ``padding``) with 2x2 max
     pooling between them, flattened to the code."""
 
@@ -84,7 +62,7 @@ class ConvEncoder(_Stack, daekit.Encoder):
 
 
 @keras.saving.register_keras_serializable(package="daekit")
-class ConvDecoder(_Stack, daekit.Decoder):
+class ConvDecoder(LayerStack, daekit.Decoder):
     """Reshapes the code to a feature map, then transposed-convolution blocks (``padding``) each
     followed by 2x2 upsampling, a 'same' tail block and a sigmoid output convolution."""
 

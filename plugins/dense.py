@@ -7,20 +7,15 @@ import keras
 from keras import layers
 
 import daekit
+from daekit.components import LayerStack
 from daekit.errors import ConfigError
 from daekit.options import option
 
 _ACTIVATIONS = ("relu", "leaky_relu", "gelu", "silu", "tanh")
 
 
-def _run(stack, x, training):
-    for layer in stack:
-        x = layer(x, training=training)
-    return x
-
-
 @keras.saving.register_keras_serializable(package="daekit")
-class DenseEncoder(daekit.Encoder):
+class DenseEncoder(LayerStack, daekit.Encoder):
     """Flattens the image, then dense layers of ``widths`` down to a ``code``-wide code."""
 
     name = "dense"
@@ -36,21 +31,10 @@ class DenseEncoder(daekit.Encoder):
         o = self.options
         self.stack = [layers.Flatten()] + [layers.Dense(w, activation=o.activation) for w in (*o.widths, o.code)]
 
-    def build(self, input_shape):
-        shape = input_shape
-        for layer in self.stack:
-            layer.build(shape)
-            shape = layer.compute_output_shape(shape)
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], self.options.code)
-
-    def call(self, images, training=False):
-        return _run(self.stack, images, training)
 
 
 @keras.saving.register_keras_serializable(package="daekit")
-class DenseDecoder(daekit.Decoder):
+class DenseDecoder(LayerStack, daekit.Decoder):
     """Dense layers of ``widths`` from the code up to every pixel, through a sigmoid."""
 
     name = "dense"
@@ -71,14 +55,6 @@ class DenseDecoder(daekit.Decoder):
         if len(code_shape) != 2:
             raise ConfigError(f"decoder 'dense' decodes a flat code; the encoder gives codes of shape {tuple(code_shape)}")
 
-    def build(self, input_shape):
-        shape = input_shape
-        for layer in self.stack:
-            layer.build(shape)
-            shape = layer.compute_output_shape(shape)
-
-    def call(self, code, training=False):
-        return _run(self.stack, code, training)
 
 
 @daekit.hookimpl

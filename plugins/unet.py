@@ -12,6 +12,7 @@ import keras
 from keras import layers, ops
 
 import daekit
+from daekit.components import run_layers
 from daekit.errors import ConfigError
 from daekit.options import option
 
@@ -26,12 +27,6 @@ def _convs(filters, count, normalization, activation):
             stack.append(layers.BatchNormalization())
         stack.append(layers.Activation(activation))
     return stack
-
-
-def _run(stack, x, training):
-    for layer in stack:
-        x = layer(x, training=training)
-    return x
 
 
 @keras.saving.register_keras_serializable(package="daekit")
@@ -60,7 +55,7 @@ class UNetEncoder(daekit.Encoder):
     def call(self, images, training=False):
         skips, x = [images], images
         for index, block in enumerate(self.blocks):
-            x = _run(block, x, training)
+            x = run_layers(block, x, training)
             if index < len(self.blocks) - 1:
                 skips.append(x)
                 x = self.pool(x)
@@ -134,7 +129,7 @@ class UNetDecoder(daekit.Decoder):
         x = code
         for block, skip in zip(self.blocks, reversed(maps)):
             x = self.concatenate([self.upsample(x), skip])
-            x = _run(block, x, training)
+            x = run_layers(block, x, training)
         out = self.head(x)
         if self.options.residual:
             return ops.clip(image + out, 0.0, 1.0)
