@@ -27,6 +27,21 @@ def _segment_distance2(ys, xs, start, end):
     return ops.square(py - t * dy) + ops.square(px - t * dx)
 
 
+def _squared_distance_to_centres(ys, xs, draw, height, width):
+    """(batch, marks, H, W) squared distances to centres drawn in draw[..., 0:2] (shares of the sides)."""
+    cy = (draw[..., 0] * height)[..., None, None]
+    cx = (draw[..., 1] * width)[..., None, None]
+    return ops.square(ys[:, None] + 0.5 - cy) + ops.square(xs[:, None] + 0.5 - cx)
+
+
+def _lay_marks(out, touched, coverage, values, total):
+    """Blend marks of per-mark ``coverage`` (batch, marks, H, W) and tones ``values`` into
+    ``out`` with combined opacity ``total``; the tones mix in proportion to coverage."""
+    value = ops.sum(coverage * values, axis=1) / (ops.sum(coverage, axis=1) + 1e-6)
+    out = blend(out, value[..., None], total[..., None])
+    return out, ops.maximum(touched, ops.cast(total[..., None] > 0.0, out.dtype))
+
+
 @keras.saving.register_keras_serializable(package="daekit")
 class Scratches(daekit.Corruption):
     """Scratches, dust specks and blotches, as on old prints and film."""
@@ -97,32 +112,22 @@ class Scratches(daekit.Corruption):
             alpha = (0.5 + 0.5 * draw[..., 7]) * o.opacity * ops.cast(active, dtype)
             values = self._values((batch, k), dtype, seeds())[..., None, None]
             cover = coverage * alpha[..., None, None]  # (batch, k, H, W)
-            # Overlapping scratches: their opacities combine, their tones mix by coverage.
-            total = 1.0 - ops.prod(1.0 - cover, axis=1)
-            value = ops.sum(cover * values, axis=1) / (ops.sum(cover, axis=1) + 1e-6)
-            out = blend(out, value[..., None], total[..., None])
-            touched = ops.maximum(touched, ops.cast(total[..., None] > 0.0, dtype))
+            # Overlapping scratches: their opacities combine.
+            out, touched = _lay_marks(out, touched, cover, values, 1.0 - ops.prod(1.0 - cover, axis=1))
 
         if o.dust:
             draw = keras.random.uniform((batch, o.dust, 4), dtype=dtype, seed=seeds())
-            cy = (draw[..., 0] * height)[..., None, None]
-            cx = (draw[..., 1] * width)[..., None, None]
             radius = (0.3 + 0.9 * draw[..., 2])[..., None, None] * side / 28.0
-            distance = ops.sqrt(ops.square(ys[:, None] + 0.5 - cy) + ops.square(xs[:, None] + 0.5 - cx))
+            distance = ops.sqrt(_squared_distance_to_centres(ys, xs, draw, height, width))
             coverage = ops.clip(radius + 0.5 - distance, 0.0, 1.0) * o.opacity  # (batch, dust, H, W)
             values = self._values((batch, o.dust), dtype, seeds())[..., None, None]
-            cover = ops.max(coverage, axis=1)
-            value = ops.sum(coverage * values, axis=1) / (ops.sum(coverage, axis=1) + 1e-6)
-            out = blend(out, value[..., None], cover[..., None])
-            touched = ops.maximum(touched, ops.cast(cover[..., None] > 0.0, dtype))
+            out, touched = _lay_marks(out, touched, coverage, values, ops.max(coverage, axis=1))
 
         if o.blotches:
             draw = keras.random.uniform((batch, o.blotches, 4), dtype=dtype, seed=seeds())
-            cy = (draw[..., 0] * height)[..., None, None]
-            cx = (draw[..., 1] * width)[..., None, None]
             radius = (0.06 + 0.1 * draw[..., 2])[..., None, None] * side
             amplitude = ((draw[..., 3] * 2.0 - 1.0) * 0.25 * o.opacity)[..., None, None]
-            squared = ops.square(ys[:, None] + 0.5 - cy) + ops.square(xs[:, None] + 0.5 - cx)
+            squared = _squared_distance_to_centres(ys, xs, draw, height, width)
             stain = ops.sum(amplitude * ops.exp(-squared / (2.0 * ops.square(radius))), axis=1)[..., None]
             stain = ops.where(ops.abs(stain) > 0.004, stain, 0.0)  # a stain ends where it no longer shows
             out = out + stain
