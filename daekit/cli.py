@@ -147,7 +147,7 @@ def evaluate(
     model: Annotated[Path, typer.Argument(help="A .keras file saved by daekit.")],
     data: Annotated[str, typer.Option(help="fashion-mnist, mnist or a folder of images.")] = "fashion-mnist",
     data_dir: Annotated[Optional[str], _opt("Directory holding the IDX files.", "DIR")] = None,
-    corruption: Annotated[Optional[str], _opt("Corruption to evaluate under [the model's own].", "SPEC")] = None,
+    corruption: Annotated[Optional[str], _opt("Corruption to evaluate under (default: the model's own).", "SPEC")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the noise.")] = 1234,
     limit: Annotated[Optional[int], typer.Option(help="Evaluate on at most this many test images.", min=1)] = None,
     json_path: Annotated[Optional[Path], typer.Option("--json", help="Also write the results as JSON to this file.")] = None,
