@@ -145,31 +145,60 @@ def components(kind: Annotated[Optional[str], typer.Argument(help="corruption, e
 @app.command()
 def evaluate(
     model: Annotated[Path, typer.Argument(help="A .keras file saved by daekit.")],
+    corruption: Annotated[Optional[list[str]], _opt("Corruption to evaluate under (repeatable; default: the model's own).", "SPEC")] = None,
+    baselines: Annotated[str, typer.Option(help="Classical denoisers to compare: all, none, or names (tv,wavelet,nlm,bm3d).")] = "all",
     data: Annotated[str, typer.Option(help="fashion-mnist, mnist or a folder of images.")] = "fashion-mnist",
     data_dir: Annotated[Optional[str], _opt("Directory holding the IDX files.", "DIR")] = None,
-    corruption: Annotated[Optional[str], _opt("Corruption to evaluate under (default: the model's own).", "SPEC")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the noise.")] = 1234,
     limit: Annotated[Optional[int], typer.Option(help="Evaluate on at most this many test images.", min=1)] = None,
     json_path: Annotated[Optional[Path], typer.Option("--json", help="Also write the results as JSON to this file.")] = None,
+    csv_path: Annotated[Optional[Path], typer.Option("--csv", help="Also write the results as CSV to this file.")] = None,
+    figures: Annotated[Optional[Path], typer.Option(help="Directory for a PSNR heatmap and comparison figures.")] = None,
 ):
-    """PSNR and SSIM of the noisy input and of the denoised output over the test set."""
+    """PSNR and SSIM of the noisy input, classical denoisers and the model, over the test set,
+    for the model's own corruption or a list of corruptions (a robustness matrix)."""
     with reported_errors():
+        import csv
+
+        from daekit import baselines as classical
         from daekit.data import load_data
-        from daekit.evaluate import evaluate_model
+        from daekit.figures import comparison_rows, psnr_heatmap, save_figure
         from daekit.model import build_component
+        from daekit.robustness import evaluate_matrix
         from daekit.saving import load_model
 
+        chosen = None if baselines == "all" else [] if baselines == "none" else [b.strip() for b in baselines.split(",")]
+        chosen = classical.resolve(chosen)
+        specs = corruption or []
+        noises = [(spec, build_component("corruption", spec)) for spec in specs]
         loaded = load_model(model)
-        noise = build_component("corruption", corruption) if corruption else None
+        if not noises:
+            noises = [(str(loaded.manifest.get("corruption", {}).get("name", "model's own")), loaded.corruption)]
         images = load_data(data, data_dir=data_dir, image_size=loaded.image_shape[0], channels=loaded.image_shape[2]).test
-        report = evaluate_model(loaded, images[:limit] if limit else images, corruption=noise, seed=seed)
-        table = Table("", "PSNR (dB)", "SSIM", title=escape(f"{model} on {report['images']} test images, {report['corruption']}"))
-        for row in ("noisy", "denoised"):
-            table.add_row(row, f"{report[row]['psnr']:.2f}", f"{report[row]['ssim']:.4f}")
+        images = images[:limit] if limit else images
+        rows, kept = evaluate_matrix(loaded, images, noises, chosen, seed=seed, keep=8)
+        table = Table("corruption", "method", "PSNR (dB)", "SSIM", "images/s",
+                      title=escape(f"{model} on {len(images)} test images, seed {seed}"))
+        for row in rows:
+            rate = f"{row['images_per_second']:,.0f}" if row["images_per_second"] else ""
+            table.add_row(escape(row["corruption"]), row["method"], f"{row['psnr']:.2f}", f"{row['ssim']:.4f}", rate)
         console.print(table)
+        report = {"model": str(model), "images": len(images), "seed": seed, "rows": rows}
         if json_path is not None:
             json_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
             console.print(f"wrote {json_path}")
+        if csv_path is not None:
+            with csv_path.open("w", newline="", encoding="utf-8") as handle:
+                writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+                writer.writeheader()
+                writer.writerows(rows)
+            console.print(f"wrote {csv_path}")
+        if figures is not None:
+            save_figure(psnr_heatmap(rows, title=f"mean PSNR, {len(images)} test images"), figures / "heatmap.png")
+            for index, (label, outputs) in enumerate(kept.items()):
+                clean = outputs.pop("clean")
+                save_figure(comparison_rows(clean, outputs, title=label), figures / f"comparison_{index + 1}.png")
+            console.print(f"wrote figures to {figures}")
 
 
 @app.command()

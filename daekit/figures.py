@@ -24,11 +24,16 @@ def _show(ax, image):
 
 def comparison_grid(clean: np.ndarray, noisy: np.ndarray, denoised: np.ndarray, title: str = "") -> Figure:
     """Rows of clean, noisy and denoised images; noisy and denoised cells carry their PSNR."""
-    rows = {"clean": clean, "noisy": noisy, "denoised": denoised}
+    return comparison_rows(clean, {"noisy": noisy, "denoised": denoised}, title)
+
+
+def comparison_rows(clean: np.ndarray, outputs: Mapping[str, np.ndarray], title: str = "") -> Figure:
+    """The clean images, then one row per labelled set of images, each cell with its PSNR."""
+    rows = {"clean": clean, **outputs}
     scores = {name: per_image_scores(clean, images)["psnr"] for name, images in rows.items() if name != "clean"}
     count = len(clean)
-    figure = Figure(figsize=(1.3 * count, 4.4), layout="constrained")
-    axes = figure.subplots(3, count, squeeze=False)
+    figure = Figure(figsize=(1.3 * count + 0.8, 1.45 * len(rows) + 0.1), layout="constrained")
+    axes = figure.subplots(len(rows), count, squeeze=False)
     for row, (name, images) in enumerate(rows.items()):
         for column in range(count):
             ax = axes[row, column]
@@ -67,6 +72,29 @@ def loss_curves(history: Mapping[str, Sequence[float]], title: str = "", noisy_p
     psnr_ax.legend()
     if title:
         figure.suptitle(title)
+    return figure
+
+
+def psnr_heatmap(rows: Sequence[Mapping], title: str = "") -> Figure:
+    """Mean PSNR of each method (rows) under each corruption (columns), annotated."""
+    corruptions = list(dict.fromkeys(row["corruption"] for row in rows))
+    methods = list(dict.fromkeys(row["method"] for row in rows))
+    values = np.full((len(methods), len(corruptions)), np.nan)
+    for row in rows:
+        values[methods.index(row["method"]), corruptions.index(row["corruption"])] = row["psnr"]
+    figure = Figure(figsize=(1.6 + 1.5 * len(corruptions), 0.9 + 0.45 * len(methods)), layout="constrained")
+    ax = figure.subplots()
+    image = ax.imshow(values, cmap="viridis", aspect="auto")
+    ax.set_xticks(range(len(corruptions)), corruptions, rotation=30, ha="right", fontsize=8)
+    ax.set_yticks(range(len(methods)), methods, fontsize=8)
+    for i in range(len(methods)):
+        for j in range(len(corruptions)):
+            if not np.isnan(values[i, j]):
+                ax.text(j, i, f"{values[i, j]:.1f}", ha="center", va="center", fontsize=8,
+                        color="black" if values[i, j] > np.nanmean(values) else "white")
+    figure.colorbar(image, ax=ax, label="PSNR (dB)")
+    if title:
+        ax.set_title(title, fontsize=9)
     return figure
 
 

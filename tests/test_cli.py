@@ -67,13 +67,32 @@ def test_reloads_in_a_fresh_process_with_the_same_outputs(tiny_run, tmp_path):
 
 def test_evaluate_prints_a_table_and_writes_json(tiny_run, tmp_path):
     run_dir, _ = tiny_run
-    result = run_daekit("evaluate", run_dir / "model.keras", "--limit", "200", "--json", tmp_path / "e.json")
+    result = run_daekit("evaluate", run_dir / "model.keras", "--limit", "200", "--json", tmp_path / "e.json",
+                        "--csv", tmp_path / "e.csv", "--figures", tmp_path / "figs")
     assert result.returncode == 0, result.stderr
-    assert "noisy" in result.stdout and "denoised" in result.stdout
+    for method in ("noisy input", "total variation", "wavelet", "non-local means", "model"):
+        assert method in result.stdout
     report = json.loads((tmp_path / "e.json").read_text())
+    rows = {row["method"]: row for row in report["rows"]}
     recorded = json.loads((run_dir / "evaluation.json").read_text())
-    assert report["noisy"] == pytest.approx(recorded["noisy"], rel=1e-5)
-    assert report["denoised"] == pytest.approx(recorded["denoised"], rel=1e-4)
+    assert rows["noisy input"]["psnr"] == pytest.approx(recorded["noisy"]["psnr"], rel=1e-5)
+    assert rows["model"]["psnr"] == pytest.approx(recorded["denoised"]["psnr"], rel=1e-4)
+    assert rows["non-local means"]["psnr"] > rows["noisy input"]["psnr"]
+    assert (tmp_path / "e.csv").read_text().splitlines()[0] == "corruption,method,psnr,ssim,images_per_second"
+    for figure in ("heatmap.png", "comparison_1.png"):
+        assert (tmp_path / "figs" / figure).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_evaluate_a_robustness_matrix(tiny_run, tmp_path):
+    run_dir, _ = tiny_run
+    result = run_daekit("evaluate", run_dir / "model.keras", "--limit", "50", "--baselines", "tv",
+                        "--corruption", "gaussian:severity=1", "--corruption", "scratches:severity=3", "--json", tmp_path / "m.json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads((tmp_path / "m.json").read_text())["rows"]
+    assert [(r["corruption"], r["method"]) for r in rows] == [
+        (c, m) for c in ("gaussian:severity=1", "scratches:severity=3") for m in ("noisy input", "total variation", "model")]
+    result = run_daekit("evaluate", run_dir / "model.keras", "--baselines", "tv,median")
+    assert result.returncode == 2 and "baselines=median: unknown" in result.stderr
 
 
 def test_denoise_image_files(tiny_run, tmp_path):
