@@ -19,13 +19,29 @@ from daekit.errors import ConfigError
 from daekit.options import option
 
 
-def _block(filters, kernel_size, padding, negative_slope, batch_norm, transpose=False):
+_ACTIVATIONS = ("leaky_relu", "relu", "gelu", "silu", "tanh")
+_NORMALIZATIONS = {"batch": layers.BatchNormalization, "layer": layers.LayerNormalization, "none": None}
+
+
+def _block(filters, padding, options, transpose=False):
+    """A convolution, its normalization and its activation."""
     conv = layers.Conv2DTranspose if transpose else layers.Conv2D
-    block = [conv(filters, kernel_size, padding=padding)]
-    if batch_norm:
-        block.append(layers.BatchNormalization())
-    block.append(layers.LeakyReLU(negative_slope=negative_slope))
+    block = [conv(filters, options.kernel_size, padding=padding)]
+    if _NORMALIZATIONS[options.normalization] is not None:
+        block.append(_NORMALIZATIONS[options.normalization]())
+    if options.activation == "leaky_relu":
+        block.append(layers.LeakyReLU(negative_slope=options.negative_slope))
+    else:
+        block.append(layers.Activation(options.activation))
     return block
+
+
+def _activation_fields():
+    return (
+        option("leaky_relu", choices=_ACTIVATIONS, help="Activation of every hidden block."),
+        option(0.2, min=0.0, help="Slope of LeakyReLU for negative inputs."),
+        option("batch", choices=tuple(_NORMALIZATIONS), help="Normalization after every convolution."),
+    )
 
 
 @keras.saving.register_keras_serializable(package="daekit")
@@ -40,8 +56,10 @@ class ConvEncoder(LayerStack, daekit.Encoder):
         filters: tuple = option((32, 64, 128), min=1, nonempty=True, help="Filters of each convolution block.")
         kernel_size: int = option(3, min=1, help="Side of every convolution kernel.")
         padding: str = option("valid", choices=("valid", "same"), help="Padding of every block after the first ('same' keeps resolution).")
-        negative_slope: float = option(0.2, min=0.0, help="Slope of LeakyReLU for negative inputs.")
-        batch_norm: bool = option(True, help="BatchNormalization after every convolution.")
+        activation: str
+        negative_slope: float
+        normalization: str
+        activation, negative_slope, normalization = _activation_fields()
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -49,7 +67,7 @@ class ConvEncoder(LayerStack, daekit.Encoder):
         self.stack = []
         for index, filters in enumerate(o.filters):
             padding = "same" if index == 0 else o.padding
-            self.stack += _block(filters, o.kernel_size, padding, o.negative_slope, o.batch_norm)
+            self.stack += _block(filters, padding, o)
             if index < len(o.filters) - 1:
                 self.stack.append(layers.MaxPooling2D(2))
         self.stack.append(layers.Flatten())
@@ -74,17 +92,19 @@ class ConvDecoder(LayerStack, daekit.Decoder):
         tail_filters: int = option(1, min=1, help="Filters of the last hidden block; the classic model squeezes to 1.")
         kernel_size: int = option(3, min=1, help="Side of every kernel.")
         padding: str = option("valid", choices=("valid", "same"), help="Padding of the upsampling blocks; must match the encoder's.")
-        negative_slope: float = option(0.2, min=0.0, help="Slope of LeakyReLU for negative inputs.")
-        batch_norm: bool = option(True, help="BatchNormalization after every hidden block.")
+        activation: str
+        negative_slope: float
+        normalization: str
+        activation, negative_slope, normalization = _activation_fields()
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         o = self.options
         self.stack = [layers.Reshape(self._feature_shape(None))]
         for filters in o.filters:
-            self.stack += _block(filters, o.kernel_size, o.padding, o.negative_slope, o.batch_norm, transpose=True)
+            self.stack += _block(filters, o.padding, o, transpose=True)
             self.stack.append(layers.UpSampling2D(2))
-        self.stack += _block(o.tail_filters, o.kernel_size, "same", o.negative_slope, o.batch_norm, transpose=True)
+        self.stack += _block(o.tail_filters, "same", o, transpose=True)
         self.stack.append(layers.Conv2DTranspose(self.image_shape[-1], o.kernel_size, padding="same", activation="sigmoid"))
 
     def _start_size(self):

@@ -88,3 +88,15 @@ def test_ssim_charbonnier_and_mixed_losses(plugins):
     mixed = float(daekit.build_loss("ssim_l1:alpha=0.5")(y, p))
     l1 = float(np.mean(np.abs(p - y)))
     assert mixed == pytest.approx(0.5 * (1.0 - reference) + 0.5 * l1, abs=1e-4)
+
+
+def test_conv_activation_and_normalization_options(plugins):
+    import keras
+
+    model = daekit.build_model("gaussian", "conv:activation=gelu,normalization=layer", "conv:normalization=none")
+    kinds = {type(layer).__name__ for layer in model.encoder.stack}
+    assert "LayerNormalization" in kinds and "BatchNormalization" not in kinds
+    assert any(isinstance(l, keras.layers.Activation) for l in model.encoder.stack)
+    assert not any(isinstance(l, keras.layers.BatchNormalization) for l in model.decoder.stack)
+    with pytest.raises(ConfigError, match="normalization='group'"):
+        daekit.build_model("gaussian", "conv:normalization=group", "conv")
