@@ -9,7 +9,7 @@ from pathlib import Path
 
 import keras
 
-from daekit.errors import ModelFileError
+from daekit.errors import DaekitError, ModelFileError
 from daekit.manager import Plugins, get_plugins
 from daekit.model import DenoisingAutoencoder  # noqa: F401  (registers the class with Keras)
 
@@ -94,5 +94,15 @@ def load_model(path: str | Path, plugins: Plugins | None = None, compile: bool =
     try:
         return keras.saving.load_model(path, compile=compile, safe_mode=True)
     except Exception as exc:  # h5py, zipfile and Keras raise many types for a damaged file
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelFileError(f"{path}: cannot load the model: {first_line}") from exc
+        raise ModelFileError(f"{path}: cannot load the model: {_root_message(exc)}") from exc
+
+
+def _root_message(exc: BaseException) -> str:
+    """The message of a daekit error behind Keras's wrapping, else the first line of ``exc``."""
+    seen = exc
+    while seen is not None:
+        if isinstance(seen, DaekitError):
+            return str(seen).splitlines()[0]
+        seen = seen.__cause__ or seen.__context__
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

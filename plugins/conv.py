@@ -36,6 +36,14 @@ def _block(filters, padding, options, transpose=False):
     return block
 
 
+def _upgrade(config):
+    """Configs saved before ``normalization`` replaced ``batch_norm`` still load."""
+    config = dict(config)
+    if "batch_norm" in config:
+        config.setdefault("normalization", "batch" if config.pop("batch_norm") else "none")
+    return config
+
+
 def _activation_fields():
     return (
         option("leaky_relu", choices=_ACTIVATIONS, help="Activation of every hidden block."),
@@ -72,6 +80,10 @@ class ConvEncoder(LayerStack, daekit.Encoder):
                 self.stack.append(layers.MaxPooling2D(2))
         self.stack.append(layers.Flatten())
 
+    @classmethod
+    def from_config(cls, config):
+        return cls(**_upgrade(config))
+
     def code_layout(self, input_shape):
         shape = input_shape
         for layer in self.stack[:-1]:  # everything before the Flatten
@@ -106,6 +118,10 @@ class ConvDecoder(LayerStack, daekit.Decoder):
             self.stack.append(layers.UpSampling2D(2))
         self.stack += _block(o.tail_filters, "same", o, transpose=True)
         self.stack.append(layers.Conv2DTranspose(self.image_shape[-1], o.kernel_size, padding="same", activation="sigmoid"))
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**_upgrade(config))
 
     def _start_size(self):
         """The feature map side from which the blocks grow exactly to ``image_shape``."""

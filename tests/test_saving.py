@@ -55,3 +55,27 @@ def test_missing_plugin_names_the_distribution(fake_entry_points, tmp_path):
     message = " ".join(result.stderr.split())
     assert "needs the corruption 'invert' from plugin 'invert' (daekit-invert 2.0)" in message
     assert "pip install daekit-invert" in message
+
+
+def test_a_config_error_inside_a_saved_model_is_reported_plainly(plugins, tmp_path):
+    import json
+    import zipfile
+
+    path = daekit.save_model(tiny(), tmp_path / "m.keras")
+    with zipfile.ZipFile(path) as archive:
+        files = {name: archive.read(name) for name in archive.namelist()}
+    config = json.loads(files["config.json"])
+    config["config"]["encoder"]["config"]["kernel_size"] = -3
+    files["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    with pytest.raises(ModelFileError, match=r"m.keras: cannot load the model: encoder 'conv': kernel_size=-3: must be >= 1"):
+        daekit.load_model(path)
+
+
+def test_models_saved_with_the_old_batch_norm_option_load(plugins):
+    from daekit.plugins.conv import ConvDecoder, ConvEncoder
+
+    assert ConvEncoder.from_config({"name": "conv", "batch_norm": False}).options.normalization == "none"
+    assert ConvDecoder.from_config({"name": "conv", "batch_norm": True}).options.normalization == "batch"
