@@ -64,6 +64,7 @@ def train(
     learning_rate: Annotated[Optional[str], _opt("Learning rate.", "FLOAT", "--learning-rate", "--lr")] = None,
     beta_1: Annotated[Optional[str], _opt("Adam beta_1 (momentum for sgd/rmsprop).", "FLOAT", "--beta-1")] = None,
     beta_2: Annotated[Optional[str], _opt("Adam beta_2.", "FLOAT", "--beta-2")] = None,
+    schedule: Annotated[Optional[str], _opt("Learning-rate schedule: constant or cosine (decays to zero).", "NAME")] = None,
     epochs: Annotated[Optional[str], _opt("Epochs.", "INT")] = None,
     batch_size: Annotated[Optional[str], _opt("Global batch size.", "INT")] = None,
     seed: Annotated[Optional[str], _opt("Seed of weights, data order, noise and splits.", "INT")] = None,
@@ -85,7 +86,7 @@ def train(
 
         resolved = TrainConfig.resolve(
             preset=preset, file=config, corruption=corruption or None, encoder=encoder, decoder=decoder, loss=loss,
-            optimizer=optimizer, learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2, epochs=epochs,
+            optimizer=optimizer, learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2, schedule=schedule, epochs=epochs,
             batch_size=batch_size, seed=seed, data=data, data_dir=data_dir, image_size=image_size,
             channels=channels, validation_split=validation_split, jit_compile=jit_compile, limit=limit, test_limit=test_limit,
             output=output, name=name,

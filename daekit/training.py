@@ -54,13 +54,17 @@ def check_components(config: TrainConfig, plugins: Plugins) -> None:
         raise ConfigError(problems)
 
 
-def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
+def make_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    """The configured optimizer; ``schedule=cosine`` decays the rate to zero over the run."""
+    rate = config.learning_rate
+    if config.schedule == "cosine":
+        rate = keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=config.epochs * steps_per_epoch)
     if config.optimizer in ("adam", "adamw"):
         cls = keras.optimizers.Adam if config.optimizer == "adam" else keras.optimizers.AdamW
-        return cls(learning_rate=config.learning_rate, beta_1=config.beta_1, beta_2=config.beta_2)
+        return cls(learning_rate=rate, beta_1=config.beta_1, beta_2=config.beta_2)
     if config.optimizer == "rmsprop":
-        return keras.optimizers.RMSprop(learning_rate=config.learning_rate, momentum=config.beta_1)
-    return keras.optimizers.SGD(learning_rate=config.learning_rate, momentum=config.beta_1)
+        return keras.optimizers.RMSprop(learning_rate=rate, momentum=config.beta_1)
+    return keras.optimizers.SGD(learning_rate=rate, momentum=config.beta_1)
 
 
 def resolve_jit_compile(setting: str) -> bool:
@@ -117,7 +121,8 @@ def train(config: TrainConfig | None = None, plugins: Plugins | None = None, ver
             "validation": len(val_images), "test": len(test_images), "image_shape": list(data.image_shape),
         }, devices=[device.name for device in tf.config.list_logical_devices()],
             compile={"jit_compile": resolve_jit_compile(config.jit_compile)})
-        model.compile(optimizer=make_optimizer(config), loss=loss, metrics=[psnr, ssim],
+        steps_per_epoch = -(-len(train_images) // config.batch_size)
+        model.compile(optimizer=make_optimizer(config, steps_per_epoch), loss=loss, metrics=[psnr, ssim],
                       jit_compile=resolve_jit_compile(config.jit_compile))
         # Validation noise is drawn once, from its own seed: every epoch is scored on the same images.
         val_clean = to_float(val_images)

@@ -81,3 +81,13 @@ def test_plugins_can_add_commands(plugins):
     plugins.add_commands(app)
     result = CliRunner().invoke(app, ["hello", "world"])
     assert result.exit_code == 0 and "hello world" in result.output
+
+
+def test_cosine_schedule_decays_the_learning_rate(plugins):
+    from daekit.training import make_optimizer
+
+    config = daekit.TrainConfig.resolve(schedule="cosine", epochs=2, learning_rate=1e-3)
+    optimizer = make_optimizer(config, steps_per_epoch=10)
+    schedule = optimizer._learning_rate
+    assert float(schedule(0)) == pytest.approx(1e-3) and float(schedule(20)) == pytest.approx(0.0, abs=1e-9)
+    assert daekit.TrainConfig.resolve().schedule == "constant"
