@@ -175,8 +175,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         learning_rate=3e-6, beta_1=0.99, beta_2=0.999, batch_size=64, epochs=20,
     ),
     # The classic layers with 'same' padding (a 7x7 code map instead of 4x4), a decoder that
-    # keeps 32 channels to the end instead of one, and Adam at a learning rate that learns.
-    "default": {},
+    # keeps 32 channels to the end instead of one, and Adam at a learning rate that learns,
+    # decayed to zero over the run.
+    "default": {"schedule": "cosine"},
     # A small U-Net with a residual output: 27.0 dB on the test set after 2 epochs (docs/recipes.md).
     "unet": dict(encoder="unet:filters=16,32,64", decoder="unet:filters=32,16", epochs=2),
 }
