@@ -90,4 +90,6 @@ def test_cosine_schedule_decays_the_learning_rate(plugins):
     optimizer = make_optimizer(config, steps_per_epoch=10)
     schedule = optimizer._learning_rate
     assert float(schedule(0)) == pytest.approx(1e-3) and float(schedule(20)) == pytest.approx(0.0, abs=1e-9)
-    assert daekit.TrainConfig.resolve().schedule == "constant"
+    assert daekit.TrainConfig.resolve().schedule == "cosine"
+    assert daekit.TrainConfig.resolve(preset="article").schedule == "constant"
+    assert daekit.TrainConfig.resolve(preset="unet").schedule == "constant"
