@@ -97,7 +97,7 @@ def train(
             f"run: {result.run_dir}\n"
             f"test PSNR: noisy {report['noisy']['psnr']:.2f} dB -> denoised {report['denoised']['psnr']:.2f} dB; "
             f"SSIM {report['noisy']['ssim']:.3f} -> {report['denoised']['ssim']:.3f} ({report['images']} images)",
-            highlight=False,
+            highlight=False, soft_wrap=True,  # one line each, also in logs
         )
 
 
