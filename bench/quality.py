@@ -29,8 +29,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="Score only the first N test images.")
     parser.add_argument("--output", default="runs/quality", help="Where trained runs go.")
     args = parser.parse_args()
-    chosen = None if args.baselines == "all" else [] if args.baselines == "none" else args.baselines.split(",")
-    chosen = classical.resolve(chosen)
+    chosen = classical.resolve(args.baselines)
 
     models, trained = [(path, daekit.load_model(path)) for path in args.model], {}
     for preset in args.preset:

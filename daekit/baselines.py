@@ -74,10 +74,15 @@ def available() -> list[str]:
     return names
 
 
-def resolve(names: list[str] | None) -> list[str]:
-    """Check requested baseline names; ``None`` means every available one."""
-    if names is None:
+def resolve(names: str | list[str] | None) -> list[str]:
+    """Check requested baseline names: ``"all"`` or ``None`` means every available one,
+    ``"none"`` none, otherwise a list or a comma-separated string of names."""
+    if names is None or names == "all":
         return available()
+    if names == "none":
+        return []
+    if isinstance(names, str):
+        names = [name.strip() for name in names.split(",") if name.strip()]
     unknown = [name for name in names if name not in BASELINES]
     if unknown:
         raise ConfigError(f"baselines={','.join(unknown)}: unknown; choose from {', '.join(BASELINES)}")

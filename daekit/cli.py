@@ -168,8 +168,7 @@ def evaluate(
         from daekit.robustness import evaluate_matrix
         from daekit.saving import load_model
 
-        chosen = None if baselines == "all" else [] if baselines == "none" else [b.strip() for b in baselines.split(",")]
-        chosen = classical.resolve(chosen)
+        chosen = classical.resolve(baselines)
         specs = corruption or []
         noises = [(spec, build_component("corruption", spec)) for spec in specs]
         loaded = load_model(model)
