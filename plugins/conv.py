@@ -7,6 +7,10 @@ each with BatchNorm and LeakyReLU(0.2), max pooling after the first two, flatten
 sigmoid. The classic decoder squeezes the image through one channel (``tail_filters=1``)
 before its last 3x3 transposed convolution, which caps its quality; ``tail_filters=32``
 lifts that cap.
+
+Depth is the length of ``filters``. ``code=N`` adds a dense bottleneck of width N after the
+flattened map (the classic code is the flattened map itself, 2048 wide); a decoder fed such
+a code projects it back to a map of ``channels`` channels.
 """
 
 import attrs
@@ -29,11 +33,13 @@ def _block(filters, padding, options, transpose=False):
     block = [conv(filters, options.kernel_size, padding=padding)]
     if _NORMALIZATIONS[options.normalization] is not None:
         block.append(_NORMALIZATIONS[options.normalization]())
+    return block + _block_activation(options)
+
+
+def _block_activation(options):
     if options.activation == "leaky_relu":
-        block.append(layers.LeakyReLU(negative_slope=options.negative_slope))
-    else:
-        block.append(layers.Activation(options.activation))
-    return block
+        return [layers.LeakyReLU(negative_slope=options.negative_slope)]
+    return [layers.Activation(options.activation)]
 
 
 def _upgrade(config):
@@ -64,6 +70,7 @@ class ConvEncoder(LayerStack, daekit.Encoder):
         filters: tuple = option((32, 64, 128), min=1, nonempty=True, help="Filters of each convolution block.")
         kernel_size: int = option(3, min=1, help="Side of every convolution kernel.")
         padding: str = option("valid", choices=("valid", "same"), help="Padding of every block after the first ('same' keeps resolution).")
+        code: int = option(0, min=0, help="Width of a dense bottleneck after the flattened map; 0 keeps the map itself as the code.")
         activation: str
         negative_slope: float
         normalization: str
@@ -79,12 +86,16 @@ class ConvEncoder(LayerStack, daekit.Encoder):
             if index < len(o.filters) - 1:
                 self.stack.append(layers.MaxPooling2D(2))
         self.stack.append(layers.Flatten())
+        if o.code:
+            self.stack.append(layers.Dense(o.code))
 
     @classmethod
     def from_config(cls, config):
         return cls(**_upgrade(config))
 
     def code_layout(self, input_shape):
+        if self.options.code:
+            return None  # a dense code is not a flattened map
         shape = input_shape
         for layer in self.stack[:-1]:  # everything before the Flatten
             shape = layer.compute_output_shape(shape)
@@ -104,6 +115,7 @@ class ConvDecoder(LayerStack, daekit.Decoder):
         tail_filters: int = option(1, min=1, help="Filters of the last hidden block; the classic model squeezes to 1.")
         kernel_size: int = option(3, min=1, help="Side of every kernel.")
         padding: str = option("valid", choices=("valid", "same"), help="Padding of the upsampling blocks; must match the encoder's.")
+        channels: int = option(0, min=0, help="Project the code to a map of this many channels (needed after a dense code); 0 reshapes the code itself.")
         activation: str
         negative_slope: float
         normalization: str
@@ -112,7 +124,12 @@ class ConvDecoder(LayerStack, daekit.Decoder):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         o = self.options
-        self.stack = [layers.Reshape(self._feature_shape(None))]
+        self.stack = []
+        if o.channels:
+            height, width = self._start_size()
+            self.stack.append(layers.Dense(height * width * o.channels))
+            self.stack += _block_activation(o)
+        self.stack.append(layers.Reshape(self._feature_shape(None)))
         for filters in o.filters:
             self.stack += _block(filters, o.padding, o, transpose=True)
             self.stack.append(layers.UpSampling2D(2))
@@ -150,6 +167,8 @@ class ConvDecoder(LayerStack, daekit.Decoder):
             raise ConfigError(f"decoder 'conv' decodes a flat code; the encoder gives codes of shape {tuple(code_shape)}")
         height, width = self._start_size()
         size = f"{self.image_shape[0]}x{self.image_shape[1]}"
+        if self.options.channels:
+            return  # the dense projection takes a code of any width
         if layout is not None and tuple(layout[:2]) != (height, width):
             raise ConfigError(
                 f"decoder 'conv' grows {size} images from a {height}x{width} map, but the encoder's code "
@@ -158,7 +177,8 @@ class ConvDecoder(LayerStack, daekit.Decoder):
         if code_shape[-1] % (height * width):
             raise ConfigError(
                 f"decoder 'conv' needs a code whose width is a multiple of {height}x{width}="
-                f"{height * width} to produce {size} images; the encoder gives {code_shape[-1]}"
+                f"{height * width} to produce {size} images; the encoder gives {code_shape[-1]} "
+                f"(give the decoder channels=N to project the code to a {height}x{width}xN map)"
             )
 
 

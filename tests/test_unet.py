@@ -58,3 +58,16 @@ def test_dense_autoencoder_and_mixed_pairs(plugins, tmp_path):
     assert mixed.predict(images, verbose=0).shape == images.shape
     with pytest.raises(ConfigError, match="decoder 'dense' decodes a flat code"):
         daekit.build_model("gaussian", "unet:filters=8,16", "dense")
+
+
+def test_conv_code_size_and_depth(plugins, tmp_path):
+    # A dense bottleneck of 50 after a two-block encoder; the decoder projects it to 7x7x16.
+    model = daekit.build_model("gaussian", "conv:filters=8,16,padding=same,code=50",
+                               "conv:filters=8,channels=16,padding=same,tail_filters=8", seed=0)
+    encoder_code = model.encoder.compute_output_shape((None, 28, 28, 1))
+    assert tuple(encoder_code) == (None, 50)
+    images = np.random.default_rng(0).random((2, 28, 28, 1), dtype=np.float32)
+    loaded = daekit.load_model(daekit.save_model(model, tmp_path / "c.keras"))
+    np.testing.assert_allclose(loaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-6)
+    with pytest.raises(ConfigError, match=r"the encoder gives 50 \(give the decoder channels=N"):
+        daekit.build_model("gaussian", "conv:code=50", "conv")
