@@ -5,11 +5,15 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the way
 
 from daekit.errors import (  # noqa: E402
+    CheckpointError,
     ConfigError,
     DaekitError,
     DataError,
     ModelFileError,
+    NonFiniteError,
     PluginError,
+    Preempted,
+    RunInUseError,
     UnknownComponentError,
 )
 from daekit.hookspecs import hookimpl  # noqa: E402
@@ -18,8 +22,9 @@ from daekit.options import option  # noqa: E402
 __version__ = "0.1.0"
 
 __all__ = [
-    "ConfigError", "Corruption", "DaekitError", "DataError", "Decoder", "Encoder", "Loss",
-    "ModelFileError", "PluginError", "UnknownComponentError", "hookimpl", "option",
+    "CheckpointError", "ConfigError", "Corruption", "DaekitError", "DataError", "Decoder", "Encoder", "Loss",
+    "ModelFileError", "NonFiniteError", "PluginError", "Preempted", "RunInUseError", "UnknownComponentError",
+    "hookimpl", "option",
     "ComponentSpec", "DenoisingAutoencoder", "TrainConfig", "build_model", "build_loss",
     "evaluate_model", "get_plugins", "load_data", "load_model", "save_model", "train",
 ]

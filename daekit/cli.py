@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from daekit.errors import ConfigError, DaekitError
+from daekit.errors import ConfigError, DaekitError, Preempted
 
 app = typer.Typer(
     name="daekit",
@@ -40,6 +40,9 @@ def reported_errors():
     except ConfigError as exc:
         errors.print("[bold red]error:[/] " + escape("\n  ".join(exc.problems)), highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
+    except Preempted as exc:
+        errors.print(f"stopped: {escape(str(exc))}; rerun the same command to continue", highlight=False, soft_wrap=True)
+        raise typer.Exit(128 + exc.signal) from None
     except DaekitError as exc:
         errors.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
@@ -77,22 +80,41 @@ def train(
     limit: Annotated[Optional[str], _opt("Use at most this many training images.", "INT")] = None,
     test_limit: Annotated[Optional[str], _opt("Evaluate on at most this many test images.", "INT")] = None,
     output: Annotated[Optional[str], _opt("Directory under which the run directory is made (default: runs).", "DIR", "--output", "-o")] = None,
-    name: Annotated[Optional[str], _opt("Name of the run directory.", "NAME")] = None,
+    name: Annotated[Optional[str], _opt("Name of the run directory; rerunning with the same name continues the run.", "NAME")] = None,
+    resume: Annotated[Optional[Path], _opt("Continue the run in this directory (with its saved config; --epochs may add epochs).", "RUN_DIR")] = None,
+    precision: Annotated[Optional[str], _opt("float32, mixed_float16 or mixed_bfloat16.", "POLICY")] = None,
+    steps_per_execution: Annotated[Optional[str], _opt("Training steps per compiled call.", "INT")] = None,
+    prefetch: Annotated[Optional[str], _opt("Batches prepared ahead; -1: AUTOTUNE.", "INT")] = None,
+    strategy: Annotated[Optional[str], _opt("default, one-device, mirrored (all local GPUs) or multi-worker (TF_CONFIG).", "NAME")] = None,
+    cpu_devices: Annotated[Optional[str], _opt("Split the CPU into N logical devices (mirrored without GPUs).", "INT")] = None,
+    checkpoint_every: Annotated[Optional[str], _opt("Steps between checkpoints inside an epoch (0: epoch ends only).", "INT")] = None,
+    deterministic: Annotated[Optional[str], _opt("true: deterministic ops, identical weights on reruns and resumes.", "BOOL")] = None,
 ):
     """Train a denoising autoencoder and leave metrics, figures and the model in a run directory."""
     with reported_errors():
         from daekit.config import TrainConfig
         from daekit.training import train as run_training
 
+        if resume is not None:
+            if config is not None or preset is not None or output is not None or name is not None:
+                raise ConfigError("--resume takes the run's own config; give no --config, --preset, --output or --name with it")
+            if not (resume / "config.toml").is_file():
+                raise ConfigError(f"--resume {resume}: not a daekit run directory (no config.toml)")
+            config, output, name = resume / "config.toml", str(resume.parent), resume.name
         resolved = TrainConfig.resolve(
             preset=preset, file=config, corruption=corruption or None, encoder=encoder, decoder=decoder, loss=loss,
             optimizer=optimizer, learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2, schedule=schedule, epochs=epochs,
             batch_size=batch_size, seed=seed, data=data, data_dir=data_dir, image_size=image_size,
             channels=channels, validation_split=validation_split, jit_compile=jit_compile, limit=limit, test_limit=test_limit,
-            output=output, name=name,
+            output=output, name=name, precision=precision, steps_per_execution=steps_per_execution,
+            prefetch=prefetch, strategy=strategy, cpu_devices=cpu_devices, checkpoint_every=checkpoint_every,
+            deterministic=deterministic,
         )
         result = run_training(resolved)
         report = result.evaluation
+        if result.run_dir is None:
+            console.print("this worker's run is complete; the chief wrote the run directory", highlight=False)
+            return
         console.print(
             f"run: {result.run_dir}\n"
             f"test PSNR: noisy {report['noisy']['psnr']:.2f} dB -> denoised {report['denoised']['psnr']:.2f} dB; "
@@ -266,7 +288,7 @@ def _start_tensorflow_quietly() -> None:
     try:
         import tensorflow as tf
 
-        tf.config.list_logical_devices()
+        tf.config.list_physical_devices()  # not logical ones: --cpu-devices must still be able to split the CPU
     except Exception:
         pass  # the real import below reports it, with stderr open
     finally:

@@ -33,3 +33,27 @@ class DataError(DaekitError):
 
 class ModelFileError(DaekitError):
     """A saved model that cannot be read, or that needs a plugin that is not installed."""
+
+
+class CheckpointError(DaekitError):
+    """No intact checkpoint to resume from, or one that could not be written."""
+
+
+class NonFiniteError(DaekitError):
+    """Training produced a non-finite loss or non-finite weights; names the epoch and step."""
+
+
+class RunInUseError(DaekitError):
+    """Another process is writing the run directory."""
+
+
+class Preempted(DaekitError):
+    """SIGTERM or SIGINT stopped the run after it saved a checkpoint.
+
+    Attributes:
+        signal: The signal number; the CLI exits with 128 + it (143 or 130).
+    """
+
+    def __init__(self, message: str, signal: int):
+        super().__init__(message)
+        self.signal = signal

@@ -72,11 +72,12 @@ class DenoisingAutoencoder(keras.Model):
             x = self.corruption(images, training=training)
         encoded = self.encoder(x, training=training)
         if not self.encoder.provides_skips:
-            return self.decoder(encoded, training=training)
-        code, skips = encoded
-        if self.decoder.uses_skips:
-            return self.decoder(code, skips=skips, training=training)
-        return self.decoder(code, training=training)
+            out = self.decoder(encoded, training=training)
+        else:
+            code, skips = encoded
+            out = self.decoder(code, skips=skips, training=training) if self.decoder.uses_skips else self.decoder(code, training=training)
+        # Images leave in float32 whatever the dtype policy, as Keras advises for mixed-precision outputs.
+        return keras.ops.cast(out, "float32")
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         if training and self._mask_loss is not None and self._pending_mask is not None:
@@ -134,6 +135,10 @@ def part_manifest(component: Component, plugins: Plugins) -> dict[str, Any]:
     return entry
 
 
+def _float32_if_mixed() -> dict[str, str]:
+    return {"dtype": "float32"} if keras.config.dtype_policy().name != "float32" else {}
+
+
 def build_model(
     corruption: Any = "gaussian",
     encoder: Any = "conv",
@@ -154,7 +159,8 @@ def build_model(
     problems: list[str] = []
     parts = {}
     for kind, spec, extra in (
-        ("corruption", corruption, {"seed": seed}),
+        # Under a mixed-precision policy the corruption still works on float32 pixels.
+        ("corruption", corruption, {"seed": seed, **_float32_if_mixed()}),
         ("encoder", encoder, {}),
         ("decoder", decoder, {"image_shape": image_shape}),
     ):

@@ -12,7 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from daekit.config import TrainConfig, dump_toml
-from daekit.errors import ConfigError
+from daekit.errors import ConfigError, RunInUseError
+
+# Settings a resumed run may change: how long it trains, where, and how fast, but not what.
+RESUMABLE_CHANGES = frozenset({
+    "epochs", "name", "output", "preset", "test_limit", "jit_compile", "strategy", "cpu_devices",
+    "steps_per_execution", "prefetch", "checkpoint_every", "deterministic",
+})
 
 
 def _now() -> str:
@@ -26,11 +32,19 @@ def write_json(path: Path, value: Any) -> None:
     os.replace(partial, path)
 
 
+LOCK = "lock"
+
+
 class RunDirectory:
     """The files of one run, laid out under ``path``."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
+        self.resumed = False
+        self.writes = True
+        self.source = self  # the run whose checkpoints and results a resumed run reads
+        self.status_before: dict[str, Any] = {}
+        self.checkpoints = self.path / "checkpoints"
         self.figures = self.path / "figures"
         self.logs = self.path / "logs"
         self.metrics = self.path / "metrics.csv"
@@ -38,21 +52,106 @@ class RunDirectory:
         self.evaluation = self.path / "evaluation.json"
 
     @classmethod
-    def create(cls, config: TrainConfig) -> RunDirectory:
-        """Make a new, empty run directory under ``config.output``; never reuse one."""
+    def open(cls, config: TrainConfig) -> RunDirectory:
+        """The run directory of ``config``, locked for this process.
+
+        A new name gets a new directory. An existing run directory of the same name is
+        resumed when its saved config matches ``config`` in everything but the settings in
+        :data:`RESUMABLE_CHANGES`; otherwise the keys that differ are reported.
+
+        Raises:
+            RunInUseError: Another process holds the directory.
+            ConfigError: The directory holds something else, or a different config.
+        """
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         name = config.name or f"{stamp}-{config.encoder.name}-{config.decoder.name}"
         path = Path(config.output) / name
-        if path.exists() and any(path.iterdir()):
-            raise ConfigError(f"name={name!r}: run directory {path} already exists and is not empty; choose another name")
         path.mkdir(parents=True, exist_ok=True)
         run = cls(path)
+        run.lock()
+        run.resumed = (path / "config.toml").exists()
+        if run.resumed:
+            run.check_resumable(config)
+        elif any(entry.name != LOCK for entry in path.iterdir()):
+            run.unlock()
+            raise ConfigError(f"name={name!r}: {path} exists and is not a daekit run directory; choose another name")
+        run.status_before = run.status() if (path / "status.json").exists() else {}
         run.figures.mkdir(exist_ok=True)
         (path / "config.toml").write_text(dump_toml(config.to_dict()), encoding="utf-8")
         run.set_status("running")
         return run
 
-    def write_manifest(self, config: TrainConfig, model, plugins, data, devices: list[str], compile: dict) -> None:
+    @classmethod
+    def scratch(cls, config: TrainConfig) -> RunDirectory:
+        """A throwaway directory for a process that does not write the run (a non-chief worker
+        under multi-worker training). It writes what the chief writes, since saving reads
+        variables in step with the other workers, and reads the real run (``source``) to
+        resume along with the chief."""
+        import tempfile
+
+        run = cls(Path(tempfile.mkdtemp(prefix="daekit-worker-")))
+        run.writes = False
+        run.figures.mkdir()
+        real = cls(Path(config.output) / config.name) if config.name else None
+        if real is not None and (real.path / "config.toml").exists():
+            run.resumed = True
+            run.status_before = real.status() if (real.path / "status.json").exists() else {}
+            run.source = real
+        return run
+
+    def check_resumable(self, config: TrainConfig) -> None:
+        saved_file = self.path / "config.toml"
+        try:
+            saved = TrainConfig.resolve(file=saved_file).to_dict()
+        except ConfigError as exc:
+            self.unlock()
+            raise ConfigError([f"cannot resume {self.path}: its {saved_file.name} is invalid", *exc.problems]) from None
+        current = config.to_dict()
+        differ = sorted(k for k in set(saved) | set(current)
+                        if k not in RESUMABLE_CHANGES and saved.get(k) != current.get(k))
+        if differ:
+            self.unlock()
+            raise ConfigError(
+                [f"run directory {self.path} holds a run with a different config; resuming it would mix "
+                 f"two trainings (only {', '.join(sorted(RESUMABLE_CHANGES - {'name', 'output', 'preset'}))} may change). "
+                 "Use another --name for a new run. Keys that differ:"]
+                + [f"{key}: saved {saved.get(key)!r}, now {current.get(key)!r}" for key in differ]
+            )
+
+    def lock(self) -> None:
+        """Take the directory's lock (released by :meth:`unlock` or when the process ends)."""
+        import fcntl
+
+        handle = open(self.path / LOCK, "a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise RunInUseError(
+                f"run directory {self.path} is being written by another daekit train (pid {holder}); "
+                "wait for it to finish, stop it, or choose another --name"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._lock = handle
+
+    def unlock(self) -> None:
+        handle = getattr(self, "_lock", None)
+        if handle is not None:
+            import fcntl
+
+            handle.seek(0)
+            handle.truncate()
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
+            self._lock = None
+
+    def write_manifest(self, config: TrainConfig, model, plugins, data, devices: list[str], compile: dict,
+                       strategy: dict, pipeline: dict, progress: dict | None = None) -> None:
         versions = {}
         for dist in ("daekit", "tensorflow", "keras", "numpy", "pluggy"):
             try:
@@ -66,8 +165,10 @@ class RunDirectory:
             "platform": platform.platform(),
             "versions": versions,
             "devices": devices,
-            "strategy": "default",
+            "strategy": strategy,
             "compile": compile,
+            "pipeline": pipeline,
+            "resumed_from": progress,
             "seed": config.seed,
             "data": data,
             "parameters": {"total": model.count_params(),

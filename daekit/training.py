@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,17 +14,21 @@ import numpy as np
 import tensorflow as tf
 
 from daekit.callbacks import EpochFigures
+from daekit.checkpoints import CheckpointStore, Progress
 from daekit.config import KINDS, ComponentSpec, TrainConfig
 from daekit.data.sources import load_data, split_validation
-from daekit.errors import ConfigError
+from daekit.distribute import describe as describe_strategy
+from daekit.distribute import fit_multi_worker, is_writer, make_strategy
+from daekit.errors import ConfigError, Preempted
 from daekit.evaluate import EVALUATION_SEED, corrupt_images, evaluate_model, to_float
+from daekit.faults import RunState, SignalFlag, write_metrics
 from daekit.figures import comparison_grid, loss_curves, save_figure
 from daekit.manager import Plugins, get_plugins
 from daekit.metrics import per_image_scores, psnr, ssim
 from daekit.model import build_component, build_loss, build_model
 from daekit.options import build_options
 from daekit.rundir import RunDirectory, write_json
-from daekit.saving import save_model
+from daekit.saving import load_model, save_model
 
 FIGURE_IMAGES = 8
 
@@ -31,7 +37,7 @@ FIGURE_IMAGES = 8
 class RunResult:
     """What a finished run leaves: its directory, the trained model, history and evaluation."""
 
-    run_dir: Path
+    run_dir: Path | None
     model: Any
     history: dict[str, list[float]]
     evaluation: dict[str, Any]
@@ -75,23 +81,73 @@ def resolve_jit_compile(setting: str) -> bool:
     return setting == "true"
 
 
-def training_dataset(images: np.ndarray, batch_size: int, seed: int) -> tf.data.Dataset:
-    """Clean images as (input, target) pairs, reshuffled each epoch; noise is added in the model."""
-    def scale(batch):
-        batch = tf.cast(batch, tf.float32) / 255.0
+def epoch_order(count: int, seed: int, epoch: int) -> np.ndarray:
+    """The order of the training images in ``epoch``: a permutation that depends only on the
+    run's seed and the epoch, so a resumed run sees the same batches as an uninterrupted one."""
+    return np.random.default_rng([seed, epoch]).permutation(count)
+
+
+def training_dataset(images: np.ndarray, batch_size: int, seed: int, first_epoch: int = 0, epochs: int = 1,
+                     skip_steps: int = 0, prefetch: int = -1) -> tf.data.Dataset:
+    """Clean images as (input, target) pairs for ``first_epoch`` up to ``epochs``, in each
+    epoch's own order, skipping the first ``skip_steps`` batches; noise is added in the model."""
+    pixels = tf.constant(images)
+    orders = [
+        tf.data.Dataset.from_tensor_slices(epoch_order(len(images), seed, epoch)).batch(batch_size)
+        for epoch in range(first_epoch, epochs)
+    ]
+    batches = orders[0]
+    for later in orders[1:]:
+        batches = batches.concatenate(later)
+
+    def gather(indices):
+        batch = tf.cast(tf.gather(pixels, indices), tf.float32) / 255.0
         return batch, batch
 
-    return (
-        tf.data.Dataset.from_tensor_slices(images)
-        .shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-        .batch(batch_size)
-        .map(scale, num_parallel_calls=tf.data.AUTOTUNE)
-        .prefetch(tf.data.AUTOTUNE)
-    )
+    dataset = batches.skip(skip_steps).map(gather, num_parallel_calls=tf.data.AUTOTUNE)
+    if prefetch:
+        dataset = dataset.prefetch(tf.data.AUTOTUNE if prefetch < 0 else prefetch)
+    return dataset
 
 
-def train(config: TrainConfig | None = None, plugins: Plugins | None = None, verbose: int | str = "auto") -> RunResult:
-    """Train, evaluate on the test set and save, in a new run directory.
+def _pipeline(config: TrainConfig) -> dict[str, Any]:
+    return {
+        "order": "a permutation per epoch from (seed, epoch)", "batch_size": config.batch_size,
+        "map": "gather and scale to [0, 1], parallel (AUTOTUNE)", "noise": "in the model, inside the training step",
+        "prefetch": "AUTOTUNE" if config.prefetch < 0 else config.prefetch,
+    }
+
+
+@contextlib.contextmanager
+def _dtype_policy(name: str):
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def _finished(run: RunDirectory, config: TrainConfig, plugins: Plugins) -> RunResult | None:
+    """The results of a run that already completed all of ``config.epochs``, if it did."""
+    if not run.resumed or run.status_before.get("status") != "completed" or not run.source.model.exists():
+        return None
+    evaluation = run.status_before.get("evaluation")
+    progress = run.status_before.get("progress", {})
+    if evaluation is None or progress.get("epoch") != config.epochs:
+        return None
+    model = load_model(run.source.model, plugins=plugins)
+    if run.writes:
+        run.set_status("completed", evaluation=evaluation, progress=progress)
+    return RunResult(run.path, model, progress.get("history", {}), evaluation)
+
+
+def train(config: TrainConfig | None = None, plugins: Plugins | None = None, verbose: int | str = "auto",
+          callbacks: list[keras.callbacks.Callback] | None = None) -> RunResult:
+    """Train, evaluate on the test set and save, in the run's directory.
+
+    A run with a ``name`` whose directory already holds the same run continues it from its
+    newest intact checkpoint (more ``epochs`` may be given); a finished run returns its results.
 
     Example:
         >>> run = daekit.train(daekit.TrainConfig.resolve(epochs=2))
@@ -101,63 +157,119 @@ def train(config: TrainConfig | None = None, plugins: Plugins | None = None, ver
         config: The run's configuration; the default recipe if omitted.
         verbose: Keras verbosity; ``"auto"`` shows a progress bar on a terminal and one
             line per epoch otherwise.
+        callbacks: More Keras callbacks for ``fit``, after daekit's own.
+
+    Raises:
+        Preempted: SIGTERM or SIGINT stopped the run after it saved a checkpoint.
+        NonFiniteError: The loss or the weights became NaN or infinite; names the epoch and step.
+        RunInUseError: Another process is writing the run directory.
     """
     config = config or TrainConfig.resolve()
+    # Before anything starts TensorFlow's runtime: logical CPU devices and the cluster need it.
+    strategy = make_strategy(config.strategy, config.cpu_devices)
     plugins = plugins or get_plugins()
     check_components(config, plugins)
-    data = load_data(config.data, data_dir=config.data_dir, image_size=config.image_size,
-                     channels=config.channels, seed=config.seed)
-    keras.utils.set_random_seed(config.seed)
-    train_images = data.train[: config.limit] if config.limit else data.train
-    train_images, val_images = split_validation(train_images, config.validation_split, config.seed)
-    test_images = data.test[: config.test_limit] if config.test_limit else data.test
-    model = build_model(config.corruption, config.encoder, config.decoder, image_shape=data.image_shape,
-                        seed=config.seed, plugins=plugins)
-    loss = build_loss(config.loss, plugins)
-    run = RunDirectory.create(config)
+    signals = SignalFlag()
+    with signals.installed():
+        if config.deterministic:
+            tf.config.experimental.enable_op_determinism()
+        writer = is_writer(strategy)
+        run = RunDirectory.open(config) if writer else RunDirectory.scratch(config)
+        try:
+            result = _train(config, plugins, verbose, strategy, run, signals, callbacks or [])
+            if not writer:  # its own files go with its scratch directory; the chief's stay
+                result = attrs.evolve(result, run_dir=Path(config.output) / config.name if config.name else None)
+            return result
+        finally:
+            run.unlock()
+            if not writer:
+                shutil.rmtree(run.path, ignore_errors=True)
+
+
+def _train(config, plugins, verbose, strategy, run, signals, extra_callbacks) -> RunResult:
     try:
+        done = _finished(run, config, plugins)
+        if done is not None:
+            return done
+        data = load_data(config.data, data_dir=config.data_dir, image_size=config.image_size,
+                         channels=config.channels, seed=config.seed)
+        keras.utils.set_random_seed(config.seed)
+        train_images = data.train[: config.limit] if config.limit else data.train
+        train_images, val_images = split_validation(train_images, config.validation_split, config.seed)
+        test_images = data.test[: config.test_limit] if config.test_limit else data.test
+        steps_per_epoch = -(-len(train_images) // config.batch_size)
+        jit_compile = resolve_jit_compile(config.jit_compile)
+        with strategy.scope(), _dtype_policy(config.precision):
+            model = build_model(config.corruption, config.encoder, config.decoder, image_shape=data.image_shape,
+                                seed=config.seed, plugins=plugins)
+            model.compile(optimizer=make_optimizer(config, steps_per_epoch), loss=build_loss(config.loss, plugins),
+                          metrics=[psnr, ssim], jit_compile=jit_compile, steps_per_execution=config.steps_per_execution)
+            model.optimizer.build(model.trainable_variables)
+        if config.strategy == "multi-worker":
+            fit_multi_worker(model)
+        store = CheckpointStore(run.checkpoints)
+        progress = CheckpointStore(run.source.checkpoints).restore(model) if run.resumed else None
+        if progress is not None and progress.epoch > config.epochs:
+            raise ConfigError(f"epochs={config.epochs}: the run in {run.path} already trained {progress.epoch} epochs")
+        progress = progress or Progress()
+        write_metrics(run.metrics, progress.history)
         run.write_manifest(config, model, plugins, {
             "name": data.name, "source": data.source, "train": len(train_images),
             "validation": len(val_images), "test": len(test_images), "image_shape": list(data.image_shape),
         }, devices=[device.name for device in tf.config.list_logical_devices()],
-            compile={"jit_compile": resolve_jit_compile(config.jit_compile)})
-        steps_per_epoch = -(-len(train_images) // config.batch_size)
-        model.compile(optimizer=make_optimizer(config, steps_per_epoch), loss=loss, metrics=[psnr, ssim],
-                      jit_compile=resolve_jit_compile(config.jit_compile))
+            compile={"jit_compile": jit_compile, "steps_per_execution": config.steps_per_execution,
+                     "precision": config.precision, "deterministic": config.deterministic},
+            strategy=describe_strategy(strategy, config.strategy), pipeline=_pipeline(config),
+            progress={"epoch": progress.epoch, "step": progress.step} if progress.global_step else None)
         # Validation noise is drawn once, from its own seed: every epoch is scored on the same images.
         val_clean = to_float(val_images)
         val_noisy = corrupt_images(model.corruption, val_clean, seed=config.seed + 1)
+        state = RunState(store, progress, steps_per_epoch, config.checkpoint_every, run.metrics, signals)
         callbacks = [
-            keras.callbacks.CSVLogger(str(run.metrics)),
             keras.callbacks.TensorBoard(log_dir=str(run.logs), write_graph=False, profile_batch=0),
             EpochFigures(val_clean[:FIGURE_IMAGES], val_noisy[:FIGURE_IMAGES], run.figures),
+            state,
+            *extra_callbacks,
         ]
         if verbose == "auto":
             verbose = 1 if sys.stdout.isatty() else 2
-        history = model.fit(
-            training_dataset(train_images, config.batch_size, config.seed),
-            epochs=config.epochs,
-            validation_data=(val_noisy, val_clean),
-            shuffle=False,  # the dataset reshuffles itself, from the run's seed
-            callbacks=callbacks,
-            verbose=verbose,
-        ).history
-        save_model(model, run.model)
-        evaluation = evaluate_model(model, test_images, seed=EVALUATION_SEED)
-        write_json(run.evaluation, evaluation)
-        noisy_psnr = float(np.mean(per_image_scores(val_clean, val_noisy)["psnr"]))
-        save_figure(loss_curves(history, title=f"{config.encoder} / {config.decoder}", noisy_psnr=noisy_psnr),
-                    run.figures / "loss.png")
+        # A run resumed inside an epoch first finishes that epoch, then trains whole epochs.
+        phases = []
+        if progress.step:
+            phases.append((progress.epoch, progress.epoch + 1, progress.step))
+        if progress.epoch + bool(progress.step) < config.epochs:
+            phases.append((progress.epoch + bool(progress.step), config.epochs, 0))
+        with signals.arm(), strategy.scope():
+            for first, last, skip in phases:
+                state.offset = skip
+                model.fit(
+                    training_dataset(train_images, config.batch_size, config.seed, first, last, skip, config.prefetch),
+                    initial_epoch=first, epochs=last, steps_per_epoch=steps_per_epoch - skip if skip else steps_per_epoch,
+                    validation_data=(val_noisy, val_clean), callbacks=callbacks, verbose=verbose,
+                    shuffle=False,  # each epoch has its own order already (epoch_order)
+                )
+        history = progress.history
         test_clean = to_float(test_images[:FIGURE_IMAGES])
         test_noisy = corrupt_images(model.corruption, test_clean, seed=EVALUATION_SEED)
-        test_denoised = model.predict(test_noisy, verbose=0)
+        save_model(model, run.model)
+        with strategy.scope():
+            evaluation = evaluate_model(model, test_images, seed=EVALUATION_SEED)
+            test_denoised = model.predict(test_noisy, verbose=0)
+        write_json(run.evaluation, evaluation)
+        noisy_psnr = float(np.mean(per_image_scores(val_clean, val_noisy)["psnr"]))
+        if history:
+            save_figure(loss_curves(history, title=f"{config.encoder} / {config.decoder}", noisy_psnr=noisy_psnr),
+                        run.figures / "loss.png")
         save_figure(comparison_grid(test_clean, test_noisy, test_denoised, title="test images"),
                     run.figures / "test_denoised.png")
+    except Preempted as exc:
+        run.set_status("preempted", error=str(exc), signal=exc.signal)
+        raise
     except KeyboardInterrupt:
         run.set_status("interrupted")
         raise
     except BaseException as exc:
         run.set_status("failed", error=f"{type(exc).__name__}: {exc}")
         raise
-    run.set_status("completed", evaluation=evaluation)
-    return RunResult(run.path, model, {k: [float(v) for v in vs] for k, vs in history.items()}, evaluation)
+    run.set_status("completed", evaluation=evaluation, progress=progress.to_dict())
+    return RunResult(run.path, model, history, evaluation)

@@ -100,3 +100,16 @@ def run_daekit(*args, cwd=None, env=None, timeout=600):
         [sys.executable, "-m", "daekit", *map(str, args)],
         capture_output=True, text=True, cwd=cwd, env=full_env, timeout=timeout,
     )
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def installed_plugin(directory: Path, module: str, name: str = "testplugin") -> dict:
+    """Environment for a subprocess in which ``module`` is an installed daekit plugin: a
+    distribution's metadata with its entry point, as pip would write it, on PYTHONPATH."""
+    dist = directory / f"daekit_{name}-1.0.dist-info"
+    dist.mkdir(parents=True, exist_ok=True)
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: daekit-{name}\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(f"[daekit]\n{name} = {module}\n")
+    return {"PYTHONPATH": os.pathsep.join([str(directory), str(REPO)])}

@@ -1,0 +1,143 @@
+"""Checkpoints of a run: weights, optimizer state and noise state, with the run's progress.
+
+A checkpoint is written in three steps, each atomic: the weights go to a temporary file
+that is then renamed to ``ckpt-<global step>.weights.h5``; its progress goes to
+``ckpt-<global step>.json`` the same way; last, the pointer ``checkpoint.json`` is replaced
+to name it. A process killed at any moment leaves the pointer naming a complete checkpoint,
+so a half-written file is never taken as the latest. Restoring walks back from the newest
+checkpoint the pointer allows to older ones when a file is damaged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+
+from daekit.errors import CheckpointError, NonFiniteError
+from daekit.rundir import write_json
+
+POINTER = "checkpoint.json"
+
+
+@attrs.define
+class Progress:
+    """Where a run stands: ``epoch`` (0-based) in progress and ``step`` steps done in it."""
+
+    epoch: int = 0
+    step: int = 0
+    global_step: int = 0
+    history: dict[str, list[float]] = attrs.field(factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Progress:
+        return cls(int(values["epoch"]), int(values["step"]), int(values["global_step"]),
+                   {k: [float(v) for v in vs] for k, vs in values.get("history", {}).items()})
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def non_finite_variables(model) -> list[str]:
+    """Paths of the model's and optimizer's float variables holding NaN or infinity."""
+    variables = list(model.weights)
+    if getattr(model, "optimizer", None) is not None:
+        variables += list(model.optimizer.variables)
+    bad = []
+    for variable in variables:
+        value = np.asarray(variable.numpy() if hasattr(variable, "numpy") else variable)
+        if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
+            bad.append(getattr(variable, "path", getattr(variable, "name", "?")))
+    return bad
+
+
+class CheckpointStore:
+    """The checkpoints under ``directory``, keeping the newest ``keep``."""
+
+    def __init__(self, directory: Path, keep: int = 3):
+        self.directory = Path(directory)
+        self.keep = keep
+        self.pointer = self.directory / POINTER
+
+    def save(self, model, progress: Progress) -> Path:
+        """Write a checkpoint of ``model`` at ``progress``; refuses non-finite weights."""
+        bad = non_finite_variables(model)
+        if bad:
+            raise NonFiniteError(f"weights are not finite ({', '.join(bad[:3])}); no checkpoint written")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        stem = f"ckpt-{progress.global_step:09d}"
+        weights = self.directory / f"{stem}.weights.h5"
+        partial = self.directory / f"partial-{stem}.weights.h5"  # Keras wants the .weights.h5 suffix
+        model.save_weights(str(partial))
+        _fsync(partial)
+        os.replace(partial, weights)
+        write_json(self.directory / f"{stem}.json", {"weights": weights.name, **progress.to_dict()})
+        write_json(self.pointer, {"latest": stem, "global_step": progress.global_step})
+        self._prune()
+        return weights
+
+    def _entries(self) -> list[tuple[int, Path]]:
+        entries = []
+        for meta in self.directory.glob("ckpt-*.json"):
+            try:
+                entries.append((int(meta.stem.split("-")[1]), meta))
+            except (IndexError, ValueError):
+                continue
+        return sorted(entries, reverse=True)
+
+    def _prune(self) -> None:
+        for _, meta in self._entries()[self.keep:]:
+            meta.with_name(f"{meta.stem}.weights.h5").unlink(missing_ok=True)
+            meta.unlink(missing_ok=True)
+        for partial in self.directory.glob("partial-*.weights.h5"):
+            partial.unlink(missing_ok=True)
+
+    def latest_step(self) -> int | None:
+        """The global step the pointer names, or ``None`` without a checkpoint."""
+        if not self.pointer.exists():
+            return None
+        try:
+            return int(json.loads(self.pointer.read_text(encoding="utf-8"))["global_step"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise CheckpointError(f"checkpoint pointer {self.pointer} is unreadable ({exc}); "
+                                  "delete it to restore from the newest intact checkpoint") from None
+
+    def restore(self, model) -> Progress | None:
+        """Load the newest intact checkpoint into ``model`` (compiled, optimizer built).
+
+        Returns its progress, or ``None`` when the run has no checkpoint yet. A damaged
+        checkpoint is reported and skipped for the one before it.
+        """
+        newest = self.latest_step()
+        if newest is None:
+            if self._entries():
+                newest = self._entries()[0][0]
+            else:
+                return None
+        damaged = []
+        for step, meta in self._entries():
+            if step > newest:
+                continue  # written after the pointer was last moved: not known to be complete
+            weights = meta.with_name(f"{meta.stem}.weights.h5")
+            try:
+                progress = Progress.from_dict(json.loads(meta.read_text(encoding="utf-8")))
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error")  # Keras warns, not fails, on some mismatches
+                    model.load_weights(str(weights))
+            except Exception as exc:  # h5py, Keras and JSON each raise their own types
+                damaged.append(f"{weights}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+                warnings.warn(f"checkpoint {weights} is damaged or unreadable ({type(exc).__name__}); "
+                              "trying the one before it", stacklevel=2)
+                continue
+            return progress
+        raise CheckpointError("no intact checkpoint in " + str(self.directory) + ":\n  " + "\n  ".join(damaged))

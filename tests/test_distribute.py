@@ -1,0 +1,84 @@
+"""tf.distribute on the CPU: two logical devices under `mirrored`, two worker processes on
+127.0.0.1 under `multi-worker`; each leaves one run directory and a model that loads on one device."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import daekit
+from tests.conftest import run_daekit
+
+TINY = ["--encoder", "conv:filters=4,8,8", "--decoder", "conv:filters=8,4,tail_filters=4",
+        "--limit", "600", "--test-limit", "64", "--epochs", "2"]
+
+
+def loads_and_predicts_on_one_device(run_dir):
+    model = daekit.load_model(run_dir / "model.keras")
+    images = np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32)
+    out = model.predict(images, verbose=0)
+    assert out.shape == images.shape and np.all(np.isfinite(out))
+
+
+def test_mirrored_on_two_logical_cpus(tmp_path, fashion_mnist, plugins):
+    result = run_daekit("train", *TINY, "--strategy", "mirrored", "--cpu-devices", "2", "-o", tmp_path, "--name", "m")
+    assert result.returncode == 0, result.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["m"]
+    manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
+    assert manifest["strategy"]["name"] == "mirrored" and manifest["strategy"]["replicas"] == 2
+    assert manifest["pipeline"]["batch_size"] == 64  # the global batch, 32 per replica
+    loads_and_predicts_on_one_device(tmp_path / "m")
+
+
+def _free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def test_multi_worker_two_processes_one_run_directory(tmp_path, fashion_mnist, plugins):
+    workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    processes = []
+    for index in range(2):
+        tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+        env = {**os.environ, "TF_CONFIG": json.dumps(tf_config)}
+        processes.append(subprocess.Popen(
+            [sys.executable, "-m", "daekit", "train", *TINY, "--strategy", "multi-worker", "-o", str(tmp_path / "out"),
+             "--name", "mw"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    outputs = [process.communicate(timeout=600) for process in processes]
+    for process, (out, err) in zip(processes, outputs):
+        assert process.returncode == 0, err
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["mw"]  # only the chief wrote
+    run_dir = tmp_path / "out" / "mw"
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["strategy"]["name"] == "multi-worker" and manifest["strategy"]["workers"] == 2
+    assert json.loads((run_dir / "status.json").read_text())["status"] == "completed"
+    assert len((run_dir / "metrics.csv").read_text().splitlines()) == 3
+    loads_and_predicts_on_one_device(run_dir)
+
+
+def test_multi_worker_without_tf_config_is_refused(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
+    result = subprocess.run([sys.executable, "-m", "daekit", "train", "--strategy", "multi-worker", "-o", str(tmp_path)],
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "strategy='multi-worker' needs TF_CONFIG" in result.stderr
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("precision", ["mixed_bfloat16"])
+def test_precision_and_steps_per_execution_are_recorded(tmp_path, fashion_mnist, plugins, precision):
+    result = run_daekit("train", *TINY, "--epochs", "1", "--precision", precision, "--steps-per-execution", "4",
+                        "-o", tmp_path, "--name", "p")
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((tmp_path / "p" / "manifest.json").read_text())
+    assert manifest["compile"]["precision"] == precision and manifest["compile"]["steps_per_execution"] == 4
+    loads_and_predicts_on_one_device(tmp_path / "p")

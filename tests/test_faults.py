@@ -1,0 +1,151 @@
+"""A run never loses work: kills, signals, NaNs, damaged checkpoints, changed configs and two
+writers, each caused for real in a `daekit train` subprocess at a repeatable step."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+from tests.conftest import installed_plugin, run_daekit
+
+STEPS = 24  # per epoch: 1,536 training images in batches of 64 (10% of --limit kept for validation)
+ARGS = ["--corruption", "faulty", "--encoder", "conv:filters=4,8,8", "--decoder", "conv:filters=8,4,tail_filters=4",
+        "--limit", "1707", "--test-limit", "64", "--epochs", "2", "--checkpoint-every", "5",
+        "--deterministic", "true", "--schedule", "cosine"]
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    return installed_plugin(tmp_path_factory.mktemp("site"), "tests.plugins.faults", "faults")
+
+
+def at(step):
+    """The fault plugin's call count at global training step ``step`` (its first call draws
+    the validation noise)."""
+    return step + 1
+
+
+def train(env, output, name, *extra, fault=None, check=True):
+    result = run_daekit("train", *ARGS, "-o", output, "--name", name, *extra,
+                        env={**env, "DAEKIT_TEST_FAULT": fault or ""})
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def arrays(path):
+    found = {}
+    with h5py.File(path) as handle:
+        handle.visititems(lambda name, item: found.setdefault(name, item[()]) if isinstance(item, h5py.Dataset) else None)
+    return found
+
+
+def weights(run_dir):
+    """Every array in the run's newest checkpoint (model weights, optimizer and noise state)."""
+    pointer = json.loads((run_dir / "checkpoints" / "checkpoint.json").read_text())
+    return arrays(run_dir / "checkpoints" / f"{pointer['latest']}.weights.h5")
+
+
+def status(run_dir):
+    return json.loads((run_dir / "status.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def reference(env, tmp_path_factory, fashion_mnist):
+    """An uninterrupted run of the same config."""
+    output = tmp_path_factory.mktemp("reference")
+    train(env, output, "run")
+    return output / "run"
+
+
+def assert_same_weights(run_dir, reference):
+    ours, theirs = weights(run_dir), weights(reference)
+    assert ours.keys() == theirs.keys()
+    for path in theirs:
+        np.testing.assert_array_equal(ours[path], theirs[path], err_msg=path)
+
+
+def test_sigkill_mid_epoch_then_rerun_ends_with_identical_weights(env, tmp_path, reference):
+    killed = train(env, tmp_path, "run", fault=f"kill:{at(STEPS + 13)}", check=False)  # epoch 2, step 13
+    assert killed.returncode == -signal.SIGKILL
+    pointer = json.loads((tmp_path / "run" / "checkpoints" / "checkpoint.json").read_text())
+    assert pointer["global_step"] == STEPS + 10  # the last checkpoint, inside epoch 2
+    assert status(tmp_path / "run")["status"] == "running"  # as the kill left it
+    assert not (tmp_path / "run" / "model.keras").exists()
+    train(env, tmp_path, "run")  # the same command again
+    assert status(tmp_path / "run")["status"] == "completed"
+    assert_same_weights(tmp_path / "run", reference)
+    rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
+    assert len(rows) == 3  # a header and one row per epoch, none twice
+
+
+@pytest.mark.parametrize("fault, code", [("term", 143), ("int", 130)])
+def test_sigterm_and_sigint_save_mark_preempted_and_resume(env, tmp_path, reference, fault, code):
+    stopped = train(env, tmp_path, "run", fault=f"{fault}:{at(7)}", check=False)
+    assert stopped.returncode == code, stopped.stdout + stopped.stderr
+    assert "rerun the same command to continue" in stopped.stderr
+    state = status(tmp_path / "run")
+    assert state["status"] == "preempted" and "epoch 1, step 7 of 24" in state["error"]
+    pointer = json.loads((tmp_path / "run" / "checkpoints" / "checkpoint.json").read_text())
+    assert pointer["global_step"] == 7  # the step it was in finished, then it saved
+    resumed = run_daekit("train", "--resume", tmp_path / "run", env={**env, "DAEKIT_TEST_FAULT": ""})
+    assert resumed.returncode == 0, resumed.stderr
+    assert_same_weights(tmp_path / "run", reference)
+
+
+def test_nan_loss_stops_naming_epoch_and_step_and_keeps_the_good_checkpoint(env, tmp_path, fashion_mnist):
+    failed = train(env, tmp_path, "run", fault=f"nan:{at(STEPS + 8)}", check=False)
+    assert failed.returncode == 1
+    assert "the loss became nan at epoch 2, step 8 of 24" in failed.stderr
+    assert "the last good checkpoint is at epoch 2, step 5" in failed.stderr
+    assert status(tmp_path / "run")["status"] == "failed"
+    assert not (tmp_path / "run" / "model.keras").exists()
+    saved = list((tmp_path / "run" / "checkpoints").glob("*.weights.h5"))
+    assert saved
+    for path in saved:
+        for name, array in arrays(path).items():
+            assert array.dtype.kind != "f" or np.all(np.isfinite(array)), f"{path.name}:{name}"
+
+
+def test_damaged_newest_checkpoint_falls_back_to_the_one_before(env, tmp_path, reference):
+    killed = train(env, tmp_path, "run", fault=f"kill:{at(STEPS + 13)}", check=False)
+    assert killed.returncode == -signal.SIGKILL
+    newest = tmp_path / "run" / "checkpoints" / f"ckpt-{STEPS + 10:09d}.weights.h5"
+    newest.write_bytes(newest.read_bytes()[:1000])  # truncated
+    resumed = train(env, tmp_path, "run")
+    assert f"checkpoint {newest} is damaged or unreadable" in resumed.stderr
+    assert_same_weights(tmp_path / "run", reference)  # from the checkpoint at step 29, exactly
+
+
+def test_changed_config_is_refused_and_added_epochs_continue(env, tmp_path, fashion_mnist):
+    train(env, tmp_path, "run", "--epochs", "1")
+    refused = train(env, tmp_path, "run", "--epochs", "1", "--lr", "0.01", "--encoder", "conv:filters=4,8,16",
+                    check=False)
+    assert refused.returncode == 2
+    assert "learning_rate: saved 0.002, now 0.01" in refused.stderr
+    assert "encoder: saved 'conv:filters=4,8,8', now 'conv:filters=4,8,16'" in refused.stderr
+    assert status(tmp_path / "run")["status"] == "completed"  # left as it was
+    train(env, tmp_path, "run", "--epochs", "2")
+    assert len((tmp_path / "run" / "metrics.csv").read_text().splitlines()) == 3
+
+
+def test_one_writer_per_run_directory(env, tmp_path, fashion_mnist):
+    command = [sys.executable, "-m", "daekit", "train", *ARGS, "-o", str(tmp_path), "--name", "run"]
+    first = subprocess.Popen(command, env={**__import__("os").environ, **env, "DAEKIT_TEST_FAULT": ""},
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 120
+        while not (tmp_path / "run" / "lock").exists() or not (tmp_path / "run" / "lock").read_text():
+            assert time.time() < deadline and first.poll() is None
+            time.sleep(0.05)
+        second = train(env, tmp_path, "run", check=False)
+        assert second.returncode == 1
+        assert f"run directory {tmp_path / 'run'} is being written by another daekit train (pid {first.pid})" in second.stderr
+    finally:
+        assert first.wait(timeout=300) == 0
+    assert status(tmp_path / "run")["status"] == "completed"
