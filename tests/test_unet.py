@@ -29,6 +29,8 @@ def test_residual_unet_starts_near_the_identity(plugins):
         ("unet", "conv", "decoder 'conv' decodes a flat code"),
         ("unet:filters=8,16", "unet", "encoder hands over 1 skip maps; give it 1 filters"),
         ("unet:filters=8,16,32,64", "unet:filters=32,16,8", "sides divisible by 8"),
+        ("unet:filters=8,16,space_to_depth=2", "unet:filters=8", "give both the same space_to_depth"),
+        ("unet:filters=8,16,32,space_to_depth=2", "unet:filters=16,8,space_to_depth=2", "sides divisible by 8"),
     ],
 )
 def test_pairs_that_do_not_fit_are_refused_when_assembled(plugins, encoder, decoder, message):
@@ -71,3 +73,17 @@ def test_conv_code_size_and_depth(plugins, tmp_path):
     np.testing.assert_allclose(loaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-6)
     with pytest.raises(ConfigError, match=r"the encoder gives 50 \(give the decoder channels=N"):
         daekit.build_model("gaussian", "conv:code=50", "conv")
+
+
+def test_space_to_depth_unet_folds_pixels_and_round_trips(plugins, tmp_path):
+    from daekit.plugins.unet import depth_to_space, space_to_depth
+
+    images = np.random.default_rng(0).random((2, 28, 28, 3), dtype=np.float32)
+    folded = np.asarray(space_to_depth(images, 2))
+    assert folded.shape == (2, 14, 14, 12)
+    np.testing.assert_array_equal(folded[0, 0, 0], images[0, :2, :2].reshape(-1))  # one 2x2 block
+    np.testing.assert_array_equal(np.asarray(depth_to_space(folded, 2)), images)
+    model = daekit.build_model("gaussian", "unet:filters=8,16,space_to_depth=2", "unet:filters=8,space_to_depth=2", seed=0)
+    gray = images[..., :1]
+    loaded = daekit.load_model(daekit.save_model(model, tmp_path / "s.keras"))
+    np.testing.assert_allclose(loaded.predict(gray, verbose=0), model.predict(gray, verbose=0), atol=1e-6)
