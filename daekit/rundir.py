@@ -74,6 +74,7 @@ class RunDirectory:
             run.check_resumable(config)
         elif any(entry.name != LOCK for entry in path.iterdir()):
             run.unlock()
+            (path / LOCK).unlink(missing_ok=True)  # leave the user's directory as it was
             raise ConfigError(f"name={name!r}: {path} exists and is not a daekit run directory; choose another name")
         run.status_before = run.status() if (path / "status.json").exists() else {}
         run.figures.mkdir(exist_ok=True)

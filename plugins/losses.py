@@ -19,6 +19,23 @@ class MeanSquaredError(daekit.Loss):
 
 
 @keras.saving.register_keras_serializable(package="daekit")
+class PSNRLoss(daekit.Loss):
+    """Minus each image's PSNR, ``10 log10(mse + epsilon)`` (as NAFNet trains): the mean over a
+    batch is the negated mean per-image PSNR that evaluations report, so it weighs each image's
+    errors by how small they already are, where plain MSE weighs every pixel alike."""
+
+    name = "psnr"
+
+    @attrs.frozen
+    class Options:
+        epsilon: float = option(1e-8, min_exclusive=0.0, help="Added to each image's MSE before the log.")
+
+    def call(self, y_true, y_pred):
+        mse = keras.ops.mean(keras.ops.square(y_pred - y_true), axis=(1, 2, 3))
+        return 10.0 * keras.ops.log(mse + self.options.epsilon) / np.log(10.0)
+
+
+@keras.saving.register_keras_serializable(package="daekit")
 class MeanAbsoluteError(daekit.Loss):
     """Mean absolute error: less blurry than MSE where the noise has heavy tails."""
 
@@ -128,5 +145,5 @@ class MaskedLoss(daekit.Loss):
 
 @daekit.hookimpl
 def register_losses(register):
-    for cls in (MeanSquaredError, MeanAbsoluteError, BinaryCrossentropy, Charbonnier, SSIMLoss, SSIML1, MaskedLoss):
+    for cls in (MeanSquaredError, PSNRLoss, MeanAbsoluteError, BinaryCrossentropy, Charbonnier, SSIMLoss, SSIML1, MaskedLoss):
         register(cls)

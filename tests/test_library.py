@@ -92,4 +92,15 @@ def test_cosine_schedule_decays_the_learning_rate(plugins):
     assert float(schedule(0)) == pytest.approx(1e-3) and float(schedule(20)) == pytest.approx(0.0, abs=1e-9)
     assert daekit.TrainConfig.resolve().schedule == "cosine"
     assert daekit.TrainConfig.resolve(preset="article").schedule == "constant"
-    assert daekit.TrainConfig.resolve(preset="unet").schedule == "constant"
+    assert daekit.TrainConfig.resolve(preset="unet").schedule == "cosine"
+
+
+def test_a_directory_that_is_not_a_run_is_not_taken_over(tmp_path):
+    from daekit.rundir import RunDirectory
+
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    config = daekit.TrainConfig.resolve(output=str(tmp_path), name="mine")
+    with pytest.raises(daekit.ConfigError, match="exists and is not a daekit run directory"):
+        RunDirectory.open(config)
+    assert [p.name for p in (tmp_path / "mine").iterdir()] == ["notes.txt"]
