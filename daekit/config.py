@@ -185,9 +185,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     # keeps 32 channels to the end instead of one, and Adam at a learning rate that learns,
     # decayed to zero over the run.
     "default": {"schedule": "cosine"},
-    # A U-Net working on 2x2-folded pixels (FFDNet), residual output, cosine decay (docs/recipes.md).
+    # A U-Net working on 2x2-folded pixels (FFDNet), residual output, trained on minus each
+    # image's PSNR with cosine decay: 28.42 dB on the test set in 23 minutes here (docs/recipes.md).
     "unet": dict(encoder="unet:filters=64,128,space_to_depth=2", decoder="unet:filters=64,space_to_depth=2",
-                 schedule="cosine", epochs=12),
+                 loss="psnr", schedule="cosine", epochs=12),
 }
 
 
