@@ -84,6 +84,9 @@ def test_ssim_charbonnier_and_mixed_losses(plugins):
     reference = float(tf.reduce_mean(tf.image.ssim(y, p, max_val=1.0)))
     assert float(daekit.build_loss("ssim")(y, p)) == pytest.approx(1.0 - reference, abs=1e-4)
     assert float(daekit.build_loss("ssim")(y, y)) == pytest.approx(0.0, abs=1e-5)
+    from daekit.metrics import ssim as ssim_metric  # the training metric: separable, same values
+
+    np.testing.assert_allclose(ssim_metric(y, p).numpy(), tf.image.ssim(y, p, max_val=1.0).numpy(), atol=1e-5)
     assert float(daekit.build_loss("charbonnier:epsilon=0.001")(y, y)) == pytest.approx(0.001, rel=1e-3)
     per_image_psnr = -10 * np.log10(np.mean((p - y) ** 2, axis=(1, 2, 3)))
     assert float(daekit.build_loss("psnr")(y, p)) == pytest.approx(-per_image_psnr.mean(), rel=1e-4)
