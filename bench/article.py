@@ -26,7 +26,7 @@ from daekit.metrics import per_image_scores
 
 
 def batch_figure(images: np.ndarray, title: str, clean: np.ndarray | None = None) -> Figure:
-    figure = Figure(figsize=(8, 4.4), layout="constrained")
+    figure = Figure(figsize=(8, 2.7), layout="constrained")
     axes = figure.subplots(2, len(images) // 2)
     scores = per_image_scores(clean, images)["psnr"] if clean is not None else None
     for index, ax in enumerate(axes.flat):

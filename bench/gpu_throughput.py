@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import daekit  # noqa: E402
-from train_throughput import StepClock  # noqa: E402
+from train_throughput import StepClock, limit_for  # noqa: E402
 
 
 def main() -> None:
@@ -33,7 +33,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as output:
         config = daekit.TrainConfig.resolve(
             preset=args.preset, batch_size=args.batch, precision=args.precision, jit_compile=args.jit, epochs=2,
-            limit=int(args.images / 0.9) + 1, test_limit=256, output=output, name="gpu", checkpoint_every=0,
+            limit=limit_for(args.images), test_limit=256, output=output, name="gpu", checkpoint_every=0,
         )
         daekit.train(config, verbose=0, callbacks=[clock])
     print(f"{max(clock.rates):.0f}")

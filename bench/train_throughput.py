@@ -114,11 +114,19 @@ def plain_fit(images, epochs):
     return max(clock.rates)
 
 
+def limit_for(count: int, share: float = 0.1) -> int:
+    """The --limit that leaves exactly ``count`` training images after the validation split."""
+    limit = count
+    while limit - max(1, int(round(limit * share))) < count:
+        limit += 1
+    return limit
+
+
 def daekit_train(count, epochs, **overrides):
     clock = StepClock(BATCH)
     with tempfile.TemporaryDirectory() as output:
         config = daekit.TrainConfig.resolve(preset="article", learning_rate=2e-3, beta_1=0.9, epochs=epochs,
-                                            limit=int(count / 0.9) + 1, test_limit=256, output=output, name="bench",
+                                            limit=limit_for(count), test_limit=256, output=output, name="bench",
                                             **overrides)
         daekit.train(config, verbose=0, callbacks=[clock])
     return max(clock.rates)

@@ -198,6 +198,14 @@ def _train(config, plugins, verbose, strategy, run, signals, extra_callbacks) ->
         train_images, val_images = split_validation(train_images, config.validation_split, config.seed)
         test_images = data.test[: config.test_limit] if config.test_limit else data.test
         steps_per_epoch = -(-len(train_images) // config.batch_size)
+        if steps_per_epoch % config.steps_per_execution:
+            # Keras runs whole executions: the last one of an epoch would take batches of the next.
+            fitting = [n for n in range(1, min(steps_per_epoch, 64) + 1) if steps_per_epoch % n == 0]
+            raise ConfigError(
+                f"steps_per_execution={config.steps_per_execution} does not divide the {steps_per_epoch} steps of an "
+                f"epoch (Keras would run the last execution into the next epoch); choose one of "
+                f"{', '.join(map(str, fitting))}"
+            )
         jit_compile = resolve_jit_compile(config.jit_compile)
         with strategy.scope(), _dtype_policy(config.precision):
             model = build_model(config.corruption, config.encoder, config.decoder, image_shape=data.image_shape,

@@ -76,9 +76,16 @@ def test_multi_worker_without_tf_config_is_refused(tmp_path):
 
 @pytest.mark.parametrize("precision", ["mixed_bfloat16"])
 def test_precision_and_steps_per_execution_are_recorded(tmp_path, fashion_mnist, plugins, precision):
-    result = run_daekit("train", *TINY, "--epochs", "1", "--precision", precision, "--steps-per-execution", "4",
+    result = run_daekit("train", *TINY, "--epochs", "1", "--precision", precision, "--steps-per-execution", "3",
                         "-o", tmp_path, "--name", "p")
     assert result.returncode == 0, result.stderr
     manifest = json.loads((tmp_path / "p" / "manifest.json").read_text())
-    assert manifest["compile"]["precision"] == precision and manifest["compile"]["steps_per_execution"] == 4
+    assert manifest["compile"]["precision"] == precision and manifest["compile"]["steps_per_execution"] == 3
     loads_and_predicts_on_one_device(tmp_path / "p")
+
+
+def test_steps_per_execution_must_divide_an_epoch(tmp_path, fashion_mnist):
+    result = run_daekit("train", *TINY, "--steps-per-execution", "4", "-o", tmp_path, "--name", "s")
+    assert result.returncode == 2
+    assert "steps_per_execution=4 does not divide the 9 steps of an epoch" in result.stderr
+    assert "choose one of 1, 3, 9" in result.stderr
