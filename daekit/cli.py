@@ -62,7 +62,7 @@ def train(
     corruption: Annotated[Optional[list[str]], _opt("Corruption, e.g. gaussian:stddev=0.2; repeat to chain several.", "SPEC")] = None,
     encoder: Annotated[Optional[str], _opt("Encoder: conv, unet, dense or a plugin's, e.g. conv:filters=32,64,128.", "SPEC")] = None,
     decoder: Annotated[Optional[str], _opt("Decoder: conv, unet, dense or a plugin's, e.g. conv:tail_filters=32.", "SPEC")] = None,
-    loss: Annotated[Optional[str], _opt("Loss: mse, mae, bce, charbonnier, ssim, ssim_l1, masked or a plugin's.", "SPEC")] = None,
+    loss: Annotated[Optional[str], _opt("Loss: mse, psnr, mae, bce, charbonnier, ssim, ssim_l1, masked or a plugin's.", "SPEC")] = None,
     optimizer: Annotated[Optional[str], _opt("adam, adamw, rmsprop or sgd.", "NAME")] = None,
     learning_rate: Annotated[Optional[str], _opt("Learning rate.", "FLOAT", "--learning-rate", "--lr")] = None,
     beta_1: Annotated[Optional[str], _opt("Adam beta_1 (momentum for sgd/rmsprop).", "FLOAT", "--beta-1")] = None,
