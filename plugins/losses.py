@@ -20,9 +20,10 @@ class MeanSquaredError(daekit.Loss):
 
 @keras.saving.register_keras_serializable(package="daekit")
 class PSNRLoss(daekit.Loss):
-    """Minus each image's PSNR, ``10 log10(mse + epsilon)`` (as NAFNet trains): the mean over a
-    batch is the negated mean per-image PSNR that evaluations report, so it weighs each image's
-    errors by how small they already are, where plain MSE weighs every pixel alike."""
+    """Minus each image's PSNR (as NAFNet trains), shifted to be zero for a perfect image:
+    ``10 log10((mse + epsilon) / epsilon)``, that is ``-PSNR - 10 log10(epsilon)``. Its mean
+    over a batch follows the mean per-image PSNR that evaluations report, so it weighs each
+    image's errors by how small they already are, where plain MSE weighs every pixel alike."""
 
     name = "psnr"
 
@@ -32,7 +33,7 @@ class PSNRLoss(daekit.Loss):
 
     def call(self, y_true, y_pred):
         mse = keras.ops.mean(keras.ops.square(y_pred - y_true), axis=(1, 2, 3))
-        return 10.0 * keras.ops.log(mse + self.options.epsilon) / np.log(10.0)
+        return 10.0 * keras.ops.log((mse + self.options.epsilon) / self.options.epsilon) / np.log(10.0)
 
 
 @keras.saving.register_keras_serializable(package="daekit")

@@ -89,7 +89,8 @@ def test_ssim_charbonnier_and_mixed_losses(plugins):
     np.testing.assert_allclose(ssim_metric(y, p).numpy(), tf.image.ssim(y, p, max_val=1.0).numpy(), atol=1e-5)
     assert float(daekit.build_loss("charbonnier:epsilon=0.001")(y, y)) == pytest.approx(0.001, rel=1e-3)
     per_image_psnr = -10 * np.log10(np.mean((p - y) ** 2, axis=(1, 2, 3)))
-    assert float(daekit.build_loss("psnr")(y, p)) == pytest.approx(-per_image_psnr.mean(), rel=1e-4)
+    assert float(daekit.build_loss("psnr")(y, p)) == pytest.approx(80.0 - per_image_psnr.mean(), rel=1e-4)
+    assert float(daekit.build_loss("psnr")(y, y)) == pytest.approx(0.0, abs=1e-6)  # epsilon 1e-8: -PSNR + 80
     mixed = float(daekit.build_loss("ssim_l1:alpha=0.5")(y, p))
     l1 = float(np.mean(np.abs(p - y)))
     assert mixed == pytest.approx(0.5 * (1.0 - reference) + 0.5 * l1, abs=1e-4)
