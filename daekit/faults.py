@@ -18,6 +18,7 @@ import keras
 
 from daekit.checkpoints import CheckpointStore, Progress
 from daekit.errors import NonFiniteError, Preempted
+from daekit.rundir import write_text
 
 SIGNAL_NAMES = {signal.SIGTERM: "SIGTERM", signal.SIGINT: "SIGINT"}
 
@@ -66,9 +67,7 @@ def write_metrics(path: Path, history: dict[str, list[float]]) -> None:
     epochs = max((len(values) for values in history.values()), default=0)
     for epoch in range(epochs):
         rows.append(f"{epoch}," + ",".join(repr(history[k][epoch]) if epoch < len(history[k]) else "" for k in keys))
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    partial.replace(path)
+    write_text(path, "\n".join(rows) + "\n")
 
 
 class RunState(keras.callbacks.Callback):

@@ -25,11 +25,16 @@ def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
-def write_json(path: Path, value: Any) -> None:
-    """Write JSON through a temporary file so a reader never sees half a file."""
+def write_text(path: Path, text: str) -> None:
+    """Write ``text`` through a temporary file so a reader never sees half a file."""
     partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(json.dumps(value, indent=2) + "\n", encoding="utf-8")
+    partial.write_text(text, encoding="utf-8")
     os.replace(partial, path)
+
+
+def write_json(path: Path, value: Any) -> None:
+    """Write JSON atomically (:func:`write_text`)."""
+    write_text(path, json.dumps(value, indent=2) + "\n")
 
 
 LOCK = "lock"
