@@ -118,14 +118,13 @@ class CheckpointStore:
         Returns its progress, or ``None`` when the run has no checkpoint yet. A damaged
         checkpoint is reported and skipped for the one before it.
         """
-        newest = self.latest_step()
+        entries, newest = self._entries(), self.latest_step()
         if newest is None:
-            if self._entries():
-                newest = self._entries()[0][0]
-            else:
+            if not entries:
                 return None
+            newest = entries[0][0]
         damaged = []
-        for step, meta in self._entries():
+        for step, meta in entries:
             if step > newest:
                 continue  # written after the pointer was last moved: not known to be complete
             weights = meta.with_name(f"{meta.stem}.weights.h5")

@@ -31,6 +31,7 @@ def split_cpu(count: int) -> None:
 
 def make_strategy(name: str, cpu_devices: int = 0) -> tf.distribute.Strategy:
     """The strategy called ``name``; the batch size of a run is the global batch under all."""
+    split_cpu(cpu_devices)
     if name == "multi-worker":
         if not os.environ.get("TF_CONFIG"):
             raise ConfigError("strategy='multi-worker' needs TF_CONFIG describing the cluster and this "
@@ -39,9 +40,7 @@ def make_strategy(name: str, cpu_devices: int = 0) -> tf.distribute.Strategy:
             json.loads(os.environ["TF_CONFIG"])
         except ValueError as exc:
             raise ConfigError(f"TF_CONFIG is not valid JSON: {exc}") from None
-        split_cpu(cpu_devices)
         return tf.distribute.MultiWorkerMirroredStrategy()
-    split_cpu(cpu_devices)
     gpus = [device.name for device in tf.config.list_logical_devices("GPU")]
     if name == "default":
         return tf.distribute.get_strategy()

@@ -5,6 +5,7 @@ import keras
 import numpy as np
 
 import daekit
+from daekit.metrics import ssim_per_image
 from daekit.options import option
 
 
@@ -70,27 +71,6 @@ class Charbonnier(daekit.Loss):
     def call(self, y_true, y_pred):
         error = keras.ops.sqrt(keras.ops.square(y_pred - y_true) + self.options.epsilon ** 2)
         return keras.ops.mean(error, axis=(1, 2, 3))
-
-
-def ssim_per_image(y_true, y_pred, size: int = 11, sigma: float = 1.5):
-    """SSIM of each image (Gaussian window, as ``tf.image.ssim``), written in ``keras.ops``."""
-    channels = y_true.shape[-1]
-    size = min(size, y_true.shape[1], y_true.shape[2])
-    taps = np.exp(-((np.arange(size) - (size - 1) / 2) ** 2) / (2 * sigma**2))
-    window = np.outer(taps, taps) / np.sum(taps) ** 2
-    kernel = np.tile(window[:, :, None, None], (1, 1, channels, 1)).astype("float32")
-
-    def local_mean(z):
-        return keras.ops.depthwise_conv(z, kernel, padding="valid")
-
-    mean_true, mean_pred = local_mean(y_true), local_mean(y_pred)
-    var_true = local_mean(y_true * y_true) - mean_true * mean_true
-    var_pred = local_mean(y_pred * y_pred) - mean_pred * mean_pred
-    covariance = local_mean(y_true * y_pred) - mean_true * mean_pred
-    c1, c2 = 0.01**2, 0.03**2
-    ssim = ((2 * mean_true * mean_pred + c1) * (2 * covariance + c2)) / (
-        (mean_true**2 + mean_pred**2 + c1) * (var_true + var_pred + c2))
-    return keras.ops.mean(ssim, axis=(1, 2, 3))
 
 
 @keras.saving.register_keras_serializable(package="daekit")
