@@ -20,11 +20,12 @@ from keras import layers
 import daekit
 from daekit.components import LayerStack
 from daekit.errors import ConfigError
+from daekit.layers import BatchNormalization
 from daekit.options import option
 
 
 _ACTIVATIONS = ("leaky_relu", "relu", "gelu", "silu", "tanh")
-_NORMALIZATIONS = {"batch": layers.BatchNormalization, "layer": layers.LayerNormalization, "none": None}
+_NORMALIZATIONS = {"batch": BatchNormalization, "layer": layers.LayerNormalization, "none": None}
 
 
 def _block(filters, padding, options, transpose=False):

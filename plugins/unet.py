@@ -18,6 +18,7 @@ from keras import layers, ops
 import daekit
 from daekit.components import run_layers
 from daekit.errors import ConfigError
+from daekit.layers import BatchNormalization
 from daekit.options import option
 
 _ACTIVATIONS = ("relu", "leaky_relu", "gelu", "silu")
@@ -49,7 +50,7 @@ def _convs(filters, count, normalization, activation):
     for _ in range(count):
         stack.append(layers.Conv2D(filters, 3, padding="same", use_bias=normalization == "none"))
         if normalization == "batch":
-            stack.append(layers.BatchNormalization())
+            stack.append(BatchNormalization())
         stack.append(layers.Activation(activation))
     return stack
 
