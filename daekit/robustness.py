@@ -10,7 +10,7 @@ import numpy as np
 
 from daekit.baselines import BASELINES
 from daekit.corruption import Corruption
-from daekit.evaluate import EVALUATION_SEED, corrupt_images, to_float
+from daekit.evaluate import EVALUATION_SEED, corrupt_images, timed_predict, to_float
 from daekit.metrics import per_image_scores
 
 NOISY, MODEL = "noisy input", "model"
@@ -57,8 +57,7 @@ def evaluate_matrix(
             started = time.perf_counter()
             outputs[title] = denoise(noisy)
             rows.append(_row(label, title, clean, outputs[title], time.perf_counter() - started))
-        started = time.perf_counter()
-        outputs[MODEL] = model.predict(noisy, batch_size=256, verbose=0)
-        rows.append(_row(label, MODEL, clean, outputs[MODEL], time.perf_counter() - started))
+        outputs[MODEL], seconds = timed_predict(model, noisy)
+        rows.append(_row(label, MODEL, clean, outputs[MODEL], seconds))
         kept[label] = {"clean": clean[:keep], **{method: output[:keep] for method, output in outputs.items()}}
     return rows, kept
