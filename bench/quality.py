@@ -4,6 +4,7 @@ Usage:
     python bench/quality.py --model runs/demo/model.keras --model runs/unet/model.keras
     python bench/quality.py --preset default --preset unet          # train, then score
     python bench/quality.py --model M --baselines tv,wavelet,nlm,bm3d --limit 500
+    python bench/quality.py --model M --workers 2    # classical denoisers in 2 processes
 
 Every row is scored on the same noisy test images (Fashion-MNIST test set, the model's own
 corruption drawn from the evaluation seed 1234), so the rows compare. A last table checks
@@ -20,7 +21,6 @@ import time
 
 import daekit
 from daekit import baselines as classical
-from daekit.robustness import MODEL, evaluate_matrix
 
 
 def main() -> None:
@@ -30,9 +30,14 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="Override for trained presets.")
     parser.add_argument("--baselines", default="all", help="all, none, or names: tv,wavelet,nlm,bm3d.")
     parser.add_argument("--limit", type=int, default=None, help="Score only the first N test images.")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="Processes for the classical denoisers; their images/s is wall-clock over all.")
     parser.add_argument("--output", default="runs/quality", help="Where trained runs go.")
     args = parser.parse_args()
     chosen = classical.resolve(args.baselines)
+    # TensorFlow is imported here, not at the top: the classical denoisers' worker processes
+    # import this file again and have no use for it
+    from daekit.robustness import MODEL, evaluate_matrix
 
     models, trained = [(path, daekit.load_model(path)) for path in args.model], {}
     for preset in args.preset:
@@ -47,11 +52,13 @@ def main() -> None:
     scored = {}
     test = daekit.load_data("fashion-mnist").test
     test = test[: args.limit] if args.limit else test
-    print(f"{os.cpu_count()} CPUs; {len(test)} Fashion-MNIST test images; seed 1234")
+    print(f"{os.cpu_count()} CPUs; {len(test)} Fashion-MNIST test images; seed 1234; "
+          f"classical denoisers in {args.workers} process{'es' if args.workers > 1 else ''}")
     print(f"{'method':40} {'PSNR':>7} {'SSIM':>7} {'images/s':>10} {'train s':>8}")
     for index, (name, model) in enumerate(models):
         label = str(model.manifest.get("corruption", {}).get("name", "corruption"))
-        rows, _ = evaluate_matrix(model, test, [(label, model.corruption)], chosen if index == 0 else [])
+        rows, _ = evaluate_matrix(model, test, [(label, model.corruption)], chosen if index == 0 else [],
+                                  workers=args.workers)
         for row in rows:
             if index and row["method"] != MODEL:
                 continue  # the noisy input and the baselines are the same for every model
@@ -64,6 +71,8 @@ def main() -> None:
 
 
 def check_targets(scored: dict, trained: dict) -> None:
+    from daekit.robustness import MODEL
+
     classical = {method: row for method, row in scored.items() if row["method"] not in (MODEL, "noisy input")}
     if not classical:
         return

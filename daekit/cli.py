@@ -174,6 +174,7 @@ def evaluate(
     data_dir: Annotated[Optional[str], _opt("Directory holding the IDX files.", "DIR")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the noise.")] = 1234,
     limit: Annotated[Optional[int], typer.Option(help="Evaluate on at most this many test images.", min=1)] = None,
+    workers: Annotated[int, typer.Option(help="Processes for the classical denoisers (one image per core at a time).", min=1)] = 1,
     json_path: Annotated[Optional[Path], typer.Option("--json", help="Also write the results as JSON to this file.")] = None,
     csv_path: Annotated[Optional[Path], typer.Option("--csv", help="Also write the results as CSV to this file.")] = None,
     figures: Annotated[Optional[Path], typer.Option(help="Directory for a PSNR heatmap and comparison figures.")] = None,
@@ -198,14 +199,15 @@ def evaluate(
             noises = [(str(loaded.manifest.get("corruption", {}).get("name", "model's own")), loaded.corruption)]
         images = load_data(data, data_dir=data_dir, image_size=loaded.image_shape[0], channels=loaded.image_shape[2]).test
         images = images[:limit] if limit else images
-        rows, kept = evaluate_matrix(loaded, images, noises, chosen, seed=seed, keep=8)
+        rows, kept = evaluate_matrix(loaded, images, noises, chosen, seed=seed, keep=8, workers=workers)
         table = Table("corruption", "method", "PSNR (dB)", "SSIM", "images/s",
-                      title=escape(f"{model} on {len(images)} test images, seed {seed}"))
+                      title=escape(f"{model} on {len(images)} test images, seed {seed}"
+                                   + (f", classical denoisers in {workers} processes" if chosen and workers > 1 else "")))
         for row in rows:
             rate = f"{row['images_per_second']:,.0f}" if row["images_per_second"] else ""
             table.add_row(escape(row["corruption"]), row["method"], f"{row['psnr']:.2f}", f"{row['ssim']:.4f}", rate)
         console.print(table)
-        report = {"model": str(model), "images": len(images), "seed": seed, "rows": rows}
+        report = {"model": str(model), "images": len(images), "seed": seed, "workers": workers, "rows": rows}
         if json_path is not None:
             json_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
             console.print(f"wrote {json_path}")

@@ -42,11 +42,13 @@ def corrupt_images(corruption: Corruption, images: np.ndarray, seed: int, batch_
     return np.concatenate(batches)
 
 
-def timed_predict(model, noisy: np.ndarray, batch_size: int = 256) -> tuple[np.ndarray, float]:
+def timed_predict(model, noisy: np.ndarray, batch_size: int = 256, warm_up: bool = True) -> tuple[np.ndarray, float]:
     """The model's outputs for ``noisy`` and the seconds they took, after a first call on one
     batch: tracing and warm-up are a fixed cost of a process, not of denoising, and on a set
-    of a few thousand images they would otherwise halve the measured rate."""
-    model.predict(noisy[:batch_size], batch_size=batch_size, verbose=0)
+    of a few thousand images they would otherwise halve the measured rate. ``warm_up=False``
+    skips that call, for a model that has just predicted at this batch size."""
+    if warm_up:
+        model.predict(noisy[:batch_size], batch_size=batch_size, verbose=0)
     started = time.perf_counter()
     outputs = model.predict(noisy, batch_size=batch_size, verbose=0)
     return outputs, time.perf_counter() - started

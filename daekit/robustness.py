@@ -32,6 +32,7 @@ def evaluate_matrix(
     baselines: list[str] = (),
     seed: int = EVALUATION_SEED,
     keep: int = 0,
+    workers: int = 1,
 ) -> tuple[list[dict[str, Any]], dict[str, dict[str, np.ndarray]]]:
     """Score the noisy input, each baseline and the model under each corruption.
 
@@ -41,6 +42,8 @@ def evaluate_matrix(
         corruptions: ``(label, corruption)`` pairs; every method sees the same noisy images.
         baselines: Names from :data:`daekit.baselines.BASELINES`.
         keep: How many images of each output to return, for figures.
+        workers: Processes the classical baselines run in; their images/s is wall-clock time
+            over all of them.
 
     Returns:
         The rows (corruption, method, psnr, ssim, images_per_second), and for each corruption
@@ -48,16 +51,16 @@ def evaluate_matrix(
     """
     clean = to_float(images)
     rows, kept = [], {}
-    for label, corruption in corruptions:
+    for index, (label, corruption) in enumerate(corruptions):
         noisy = corrupt_images(corruption, clean, seed)
         outputs = {NOISY: noisy}
         rows.append(_row(label, NOISY, clean, noisy, None))
         for name in baselines:
             title, denoise = BASELINES[name]
             started = time.perf_counter()
-            outputs[title] = denoise(noisy)
+            outputs[title] = denoise(noisy, workers=workers)
             rows.append(_row(label, title, clean, outputs[title], time.perf_counter() - started))
-        outputs[MODEL], seconds = timed_predict(model, noisy)
+        outputs[MODEL], seconds = timed_predict(model, noisy, warm_up=index == 0)
         rows.append(_row(label, MODEL, clean, outputs[MODEL], seconds))
         kept[label] = {"clean": clean[:keep], **{method: output[:keep] for method, output in outputs.items()}}
     return rows, kept

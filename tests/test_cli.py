@@ -85,10 +85,13 @@ def test_evaluate_prints_a_table_and_writes_json(tiny_run, tmp_path):
 
 def test_evaluate_a_robustness_matrix(tiny_run, tmp_path):
     run_dir, _ = tiny_run
-    result = run_daekit("evaluate", run_dir / "model.keras", "--limit", "50", "--baselines", "tv",
+    result = run_daekit("evaluate", run_dir / "model.keras", "--limit", "50", "--baselines", "tv", "--workers", "2",
                         "--corruption", "gaussian:severity=1", "--corruption", "scratches:severity=3", "--json", tmp_path / "m.json")
     assert result.returncode == 0, result.stderr
-    rows = json.loads((tmp_path / "m.json").read_text())["rows"]
+    assert "total variation" in result.stdout
+    report = json.loads((tmp_path / "m.json").read_text())
+    rows = report["rows"]
+    assert report["workers"] == 2
     assert [(r["corruption"], r["method"]) for r in rows] == [
         (c, m) for c in ("gaussian:severity=1", "scratches:severity=3") for m in ("noisy input", "total variation", "model")]
     result = run_daekit("evaluate", run_dir / "model.keras", "--baselines", "tv,median")

@@ -104,3 +104,14 @@ def test_a_directory_that_is_not_a_run_is_not_taken_over(tmp_path):
     with pytest.raises(daekit.ConfigError, match="exists and is not a daekit run directory"):
         RunDirectory.open(config)
     assert [p.name for p in (tmp_path / "mine").iterdir()] == ["notes.txt"]
+
+
+def test_classical_denoisers_in_worker_processes_give_the_same_images(plugins, fashion_mnist):
+    from daekit import baselines
+
+    noisy = corrupt_images(daekit.build_model(seed=1).corruption, daekit.load_data("fashion-mnist").test[:12], 1234)
+    alone = baselines.denoise("tv", noisy)
+    assert np.array_equal(baselines.denoise("tv", noisy, workers=2), alone)
+    assert baselines.BASELINES["tv"][1](noisy)[0].shape == alone[0].shape == (28, 28, 1)
+    with pytest.raises(daekit.ConfigError, match="baselines=median: unknown"):
+        baselines.denoise("median", noisy)
