@@ -57,7 +57,7 @@ _DENOISERS: dict[str, tuple[str, Callable]] = {
 }
 
 
-def _denoise_images(name: str, noisy: np.ndarray) -> np.ndarray:
+def _denoise_images(name: str, noisy: np.ndarray, strength: float = 1.0) -> np.ndarray:
     from skimage.restoration import estimate_sigma
 
     denoise = _DENOISERS[name][1]
@@ -66,26 +66,27 @@ def _denoise_images(name: str, noisy: np.ndarray) -> np.ndarray:
         channel_axis = -1 if image.shape[-1] > 1 else None
         picture = image if channel_axis is not None else image[..., 0]
         sigma = float(estimate_sigma(picture, channel_axis=channel_axis, average_sigmas=True))
-        result = denoise(picture, max(sigma, 1e-3), channel_axis)
+        result = denoise(picture, max(sigma * strength, 1e-3), channel_axis)
         out[index] = result if channel_axis is not None else result[..., None]
     return np.clip(out, 0.0, 1.0)
 
 
-def denoise(name: str, noisy: np.ndarray, workers: int = 1) -> np.ndarray:
+def denoise(name: str, noisy: np.ndarray, workers: int = 1, strength: float = 1.0) -> np.ndarray:
     """Denoise ``noisy`` (N, H, W, C floats in [0, 1]) with the classical method ``name``.
 
     With ``workers`` above 1 the images are split into chunks denoised in that many fresh
     (spawned) processes; the outputs are the same (BM3D's own arithmetic varies in the last
-    digits from call to call), only sooner.
+    digits from call to call), only sooner. ``strength`` multiplies the noise level each image
+    is denoised for (``bench/baseline_strength.py`` sweeps it).
     """
     if name not in _DENOISERS:
         raise ConfigError(f"baselines={name}: unknown; choose from {', '.join(_DENOISERS)}")
     workers = max(1, min(int(workers), len(noisy)))
     if workers == 1:
-        return _denoise_images(name, noisy)
+        return _denoise_images(name, noisy, strength)
     chunks = np.array_split(noisy, workers * 4)  # small chunks even out the images' differing costs
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return np.concatenate(list(pool.map(partial(_denoise_images, name), chunks)))
+        return np.concatenate(list(pool.map(partial(_denoise_images, name, strength=strength), chunks)))
 
 
 # name -> (title, denoise(noisy, workers=1))

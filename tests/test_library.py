@@ -112,6 +112,8 @@ def test_classical_denoisers_in_worker_processes_give_the_same_images(plugins, f
     noisy = corrupt_images(daekit.build_model(seed=1).corruption, daekit.load_data("fashion-mnist").test[:12], 1234)
     alone = baselines.denoise("tv", noisy)
     assert np.array_equal(baselines.denoise("tv", noisy, workers=2), alone)
+    stronger = baselines.denoise("tv", noisy, strength=2.0)  # total variation: smoother, so less spread
+    assert np.mean(np.std(stronger, axis=(1, 2, 3))) < np.mean(np.std(alone, axis=(1, 2, 3)))
     assert baselines.BASELINES["tv"][1](noisy)[0].shape == alone[0].shape == (28, 28, 1)
     with pytest.raises(daekit.ConfigError, match="baselines=median: unknown"):
         baselines.denoise("median", noisy)
