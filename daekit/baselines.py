@@ -79,12 +79,13 @@ def denoise(name: str, noisy: np.ndarray, workers: int = 1, strength: float = 1.
     digits from call to call), only sooner. ``strength`` multiplies the noise level each image
     is denoised for (``bench/baseline_strength.py`` sweeps it).
     """
-    if name not in _DENOISERS:
-        raise ConfigError(f"baselines={name}: unknown; choose from {', '.join(_DENOISERS)}")
-    workers = max(1, min(int(workers), len(noisy)))
+    resolve([name])  # unknown, or not installed here: the same message as the CLI's
+    if workers < 1:
+        raise ConfigError(f"workers={workers}: give at least 1 process")
+    workers = min(workers, len(noisy))
     if workers == 1:
         return _denoise_images(name, noisy, strength)
-    chunks = np.array_split(noisy, workers * 4)  # small chunks even out the images' differing costs
+    chunks = np.array_split(noisy, min(workers * 4, len(noisy)))  # small chunks even out differing costs
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         return np.concatenate(list(pool.map(partial(_denoise_images, name, strength=strength), chunks)))
 

@@ -117,3 +117,5 @@ def test_classical_denoisers_in_worker_processes_give_the_same_images(plugins, f
     assert baselines.BASELINES["tv"][1](noisy)[0].shape == alone[0].shape == (28, 28, 1)
     with pytest.raises(daekit.ConfigError, match="baselines=median: unknown"):
         baselines.denoise("median", noisy)
+    with pytest.raises(daekit.ConfigError, match="workers=0: give at least 1 process"):
+        baselines.denoise("tv", noisy, workers=0)
