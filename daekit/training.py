@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import sys
 from pathlib import Path
@@ -26,6 +25,7 @@ from daekit.figures import comparison_grid, loss_curves, save_figure
 from daekit.manager import Plugins, get_plugins
 from daekit.metrics import per_image_scores, psnr, ssim
 from daekit.model import build_component, build_loss, build_model
+from daekit.optimizers import dtype_policy, make_optimizer  # noqa: F401 (make_optimizer: public here too)
 from daekit.options import build_options
 from daekit.rundir import RunDirectory, write_json
 from daekit.saving import load_model, save_model
@@ -58,19 +58,6 @@ def check_components(config: TrainConfig, plugins: Plugins) -> None:
             problems += exc.problems
     if problems:
         raise ConfigError(problems)
-
-
-def make_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
-    """The configured optimizer; ``schedule=cosine`` decays the rate to zero over the run."""
-    rate = config.learning_rate
-    if config.schedule == "cosine":
-        rate = keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=config.epochs * steps_per_epoch)
-    if config.optimizer in ("adam", "adamw"):
-        cls = keras.optimizers.Adam if config.optimizer == "adam" else keras.optimizers.AdamW
-        return cls(learning_rate=rate, beta_1=config.beta_1, beta_2=config.beta_2)
-    if config.optimizer == "rmsprop":
-        return keras.optimizers.RMSprop(learning_rate=rate, momentum=config.beta_1)
-    return keras.optimizers.SGD(learning_rate=rate, momentum=config.beta_1)
 
 
 def resolve_jit_compile(setting: str) -> bool:
@@ -116,16 +103,6 @@ def _pipeline(config: TrainConfig) -> dict[str, Any]:
         "map": "gather and scale to [0, 1], parallel (AUTOTUNE)", "noise": "in the model, inside the training step",
         "prefetch": "AUTOTUNE" if config.prefetch < 0 else config.prefetch,
     }
-
-
-@contextlib.contextmanager
-def _dtype_policy(name: str):
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(name)
-    try:
-        yield
-    finally:
-        keras.config.set_dtype_policy(previous)
 
 
 def _finished(run: RunDirectory, config: TrainConfig, plugins: Plugins) -> RunResult | None:
@@ -207,7 +184,7 @@ def _train(config, plugins, verbose, strategy, run, signals, extra_callbacks) ->
                 f"{', '.join(map(str, fitting))}"
             )
         jit_compile = resolve_jit_compile(config.jit_compile)
-        with strategy.scope(), _dtype_policy(config.precision):
+        with strategy.scope(), dtype_policy(config.precision):
             model = build_model(config.corruption, config.encoder, config.decoder, image_shape=data.image_shape,
                                 seed=config.seed, plugins=plugins)
             model.compile(optimizer=make_optimizer(config, steps_per_epoch), loss=build_loss(config.loss, plugins),

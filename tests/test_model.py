@@ -106,3 +106,42 @@ def test_conv_activation_and_normalization_options(plugins):
     assert not any(isinstance(l, keras.layers.BatchNormalization) for l in model.decoder.stack)
     with pytest.raises(ConfigError, match="normalization='group'"):
         daekit.build_model("gaussian", "conv:normalization=group", "conv")
+
+
+def test_psnr_metric_matches_tensorflow(plugins):
+    import tensorflow as tf
+
+    from daekit.metrics import per_image_scores, psnr
+
+    rng = np.random.default_rng(1)
+    y = rng.random((5, 28, 28, 1), dtype=np.float32)
+    p = np.clip(y + rng.normal(0, 0.1, y.shape), 0, 1).astype(np.float32)
+    np.testing.assert_allclose(psnr(y, p).numpy(), tf.image.psnr(y, p, max_val=1.0).numpy(), rtol=1e-5)
+    np.testing.assert_allclose(per_image_scores(y, p, batch_size=2)["psnr"], tf.image.psnr(y, p, max_val=1.0).numpy(), rtol=1e-5)
+
+
+# Modules that build, train-step, score and evaluate models: written in keras.ops so that they
+# run on any Keras backend (bench/gpu_jax.py runs them on JAX). TensorFlow may be imported
+# inside a function that runs only on the TensorFlow backend, never at module level.
+BACKEND_INDEPENDENT = [
+    "daekit/components.py", "daekit/config.py", "daekit/corruption.py", "daekit/evaluate.py",
+    "daekit/layers.py", "daekit/manager.py", "daekit/metrics.py", "daekit/model.py",
+    "daekit/optimizers.py", "daekit/options.py", "daekit/registry.py", "daekit/data/idx.py",
+    "daekit/data/sources.py",
+]
+
+
+def test_model_code_imports_no_tensorflow_at_module_level():
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    paths = [root / name for name in BACKEND_INDEPENDENT] + sorted((root / "plugins").glob("*.py"))
+    offenders = []
+    for path in paths:
+        for node in ast.parse(path.read_text()).body:
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            offenders += [f"{path.relative_to(root)}: {n}" for n in names if n.split(".")[0] == "tensorflow"]
+    assert len(paths) > len(BACKEND_INDEPENDENT)  # the plugins were found
+    assert offenders == []
