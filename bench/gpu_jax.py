@@ -162,12 +162,12 @@ def throughput(data_dir: str | None, images: int, batches, precisions, presets) 
 
     rows = []
     for preset in presets:
+        everything, _ = load(daekit.TrainConfig.resolve(preset=preset), data_dir)  # batch and precision keep it
         for batch in batches:
             for precision in precisions:
                 config = daekit.TrainConfig.resolve(preset=preset, batch_size=batch, precision=precision, epochs=2)
                 keras.utils.set_random_seed(0)
-                train, _ = load(config, data_dir)
-                train = train[: images // batch * batch]
+                train = everything[: images // batch * batch]
                 model = build(config, len(train) // batch)
                 clock = epoch_clock()
                 model.fit(train, train, batch_size=batch, epochs=2, shuffle=True, verbose=0, callbacks=[clock])

@@ -25,7 +25,7 @@ from daekit.figures import comparison_grid, loss_curves, save_figure
 from daekit.manager import Plugins, get_plugins
 from daekit.metrics import per_image_scores, psnr, ssim
 from daekit.model import build_component, build_loss, build_model
-from daekit.optimizers import dtype_policy, make_optimizer  # noqa: F401 (make_optimizer: public here too)
+from daekit.optimizers import dtype_policy, make_optimizer
 from daekit.options import build_options
 from daekit.rundir import RunDirectory, write_json
 from daekit.saving import load_model, save_model
