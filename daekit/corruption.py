@@ -28,6 +28,36 @@ class SeedStream:
         return self.seed
 
 
+def _replica_index():
+    """The index of the tf.distribute replica being traced, or None outside several replicas."""
+    if keras.backend.backend() != "tensorflow":
+        return None
+    import tensorflow as tf  # only on this backend: the model code stays backend-independent
+
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return None
+    return context.replica_id_in_sync_group
+
+
+class ReplicaSeedGenerator(keras.random.SeedGenerator):
+    """A ``keras.random.SeedGenerator`` whose draws differ between tf.distribute replicas.
+
+    Under a mirrored strategy every replica reads the same (mirrored) generator state, so
+    a plain generator hands every replica the same seeds: the images of each replica's
+    share of the batch would get identical noise. Each replica's index is folded into the
+    seed it draws; on one device the draws are exactly a plain generator's.
+    """
+
+    def next(self, ordered=True):
+        seed = super().next(ordered)
+        replica = _replica_index()
+        if replica is None:
+            return seed
+        offset = keras.ops.cast(replica, seed.dtype) * 1_000_003
+        return seed + keras.ops.stack([offset, keras.ops.zeros_like(offset)])
+
+
 class Corruption(Component, keras.layers.Layer):
     """A noise model: maps a clean batch in [0, 1] to a corrupted batch in [0, 1].
 
@@ -55,7 +85,7 @@ class Corruption(Component, keras.layers.Layer):
         self.seed = seed
         self.probability = probability
         self.severity = severity
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.seed_generator = ReplicaSeedGenerator(seed)
 
     @classmethod
     def _apply_severity(cls, severity, kwargs):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import daekit
-from daekit.corruption import SEVERITY_BANDS
+from daekit.corruption import SEVERITY_BANDS, ReplicaSeedGenerator
 from daekit.errors import ConfigError
 from daekit.evaluate import corrupt_images, to_float
 from daekit.manager import Plugins
@@ -94,6 +94,14 @@ def test_masks_cover_exactly_the_touched_pixels(plugins):
         corrupted, mask = keras.ops.convert_to_numpy(corrupted), keras.ops.convert_to_numpy(mask)
         assert mask.mean() > 0.0, spec
         np.testing.assert_array_equal(corrupted[mask == 0], images[mask == 0], err_msg=spec)
+
+
+def test_replica_seed_generator_draws_as_a_plain_one_on_one_device():
+    # The replica offset (tests/test_distribute.py) must leave single-device runs unchanged.
+    plain, aware = keras.random.SeedGenerator(7), ReplicaSeedGenerator(7)
+    for _ in range(3):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(keras.random.normal((16,), seed=plain)),
+                                      keras.ops.convert_to_numpy(keras.random.normal((16,), seed=aware)))
 
 
 def test_seed_state_survives_save_and_reload(plugins, tmp_path):

@@ -89,3 +89,26 @@ def test_steps_per_execution_must_divide_an_epoch(tmp_path, fashion_mnist):
     assert result.returncode == 2
     assert "steps_per_execution=4 does not divide the 9 steps of an epoch" in result.stderr
     assert "choose one of 1, 3, 9" in result.stderr
+
+
+MIRRORED_NOISE = """
+import tensorflow as tf
+from daekit.distribute import make_strategy
+strategy = make_strategy("mirrored", 2)
+import daekit
+with strategy.scope():
+    corruption = daekit.get_plugins().component("corruption", "gaussian")(seed=0, stddev=0.1)
+@tf.function
+def step():
+    return strategy.run(lambda: corruption(tf.fill((2, 8, 8, 1), 0.5), training=True))
+first, second = step().values, step().values
+print(bool(tf.reduce_any(first[0] != first[1])), bool(tf.reduce_any(first[0] != second[0])))
+"""
+
+
+def test_mirrored_replicas_draw_their_own_noise():
+    # Every replica reads the same mirrored seed state; without the replica folded into the
+    # seed, each replica's share of the batch would get the same noise.
+    result = subprocess.run([sys.executable, "-c", MIRRORED_NOISE], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True"]  # replicas differ; each replica's steps differ
