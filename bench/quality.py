@@ -71,9 +71,9 @@ def main() -> None:
 
 
 def check_targets(scored: dict, trained: dict) -> None:
-    from daekit.robustness import MODEL
+    from daekit.robustness import MODEL, NOISY
 
-    classical = {method: row for method, row in scored.items() if row["method"] not in (MODEL, "noisy input")}
+    classical = {method: row for method, row in scored.items() if row["method"] not in (MODEL, NOISY)}
     if not classical:
         return
     best = max(classical, key=lambda method: classical[method]["psnr"])

@@ -35,7 +35,7 @@ import numpy as np
 import tensorflow as tf
 
 import daekit
-from daekit.model import build_component, build_loss
+from daekit.model import build_component
 
 BATCH = 64
 

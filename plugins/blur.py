@@ -11,7 +11,7 @@ import keras
 from keras import ops
 
 import daekit
-from daekit.corruption import SeedStream, per_image_uniform
+from daekit.corruption import per_image_uniform
 from daekit.options import option
 
 
