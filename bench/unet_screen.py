@@ -38,9 +38,12 @@ def main() -> None:
     unknown = [name for name in args.variants if name not in VARIANTS]
     if unknown:
         parser.error(f"unknown variant {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
-    print(f"{'variant':8} {'change':44} {'val PSNR by epoch':>20} {'test500':>8} {'wall s':>7}")
+    names = args.variants or list(VARIANTS)
+    changes = {name: " ".join(f"{k}={v}" for k, v in VARIANTS[name].items()) or "-" for name in names}
+    width = max(len("change"), *map(len, changes.values()))
+    print(f"{'variant':8} {'change':{width}} {'val PSNR by epoch':>20} {'test500':>8} {'wall s':>7}")
     with tempfile.TemporaryDirectory() as output:
-        for name in args.variants or VARIANTS:
+        for name in names:
             change = VARIANTS[name]
             config = daekit.TrainConfig.resolve(preset="unet", epochs=args.epochs, test_limit=500, output=output,
                                                 name=name, **{**BASE, **change})
@@ -48,8 +51,7 @@ def main() -> None:
             run = daekit.train(config, verbose=0)
             seconds = time.perf_counter() - started
             curve = " ".join(f"{value:.3f}" for value in run.history["val_psnr"])
-            described = " ".join(f"{k}={v}" for k, v in change.items()) or "-"
-            print(f"{name:8} {described:44} {curve:>20} {run.evaluation['denoised']['psnr']:8.3f} {seconds:7.0f}",
+            print(f"{name:8} {changes[name]:{width}} {curve:>20} {run.evaluation['denoised']['psnr']:8.3f} {seconds:7.0f}",
                   flush=True)
 
 
