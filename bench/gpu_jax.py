@@ -51,6 +51,7 @@ def _unet(filters: str, **options) -> dict:
 # TrainConfig overrides of BASE, plus "ema" (Keras's use_ema with that momentum), which daekit
 # does not expose.
 BASE = _unet("80,160")
+PRESET = _unet("64,128", convs=3, activation="silu")  # the unet preset's network, c3w64-silu
 
 VARIANTS: dict[str, dict] = {
     "base": {},
@@ -77,6 +78,12 @@ VARIANTS: dict[str, dict] = {
     "c3w72": _unet("72,144", convs=3),
     "c4w64": _unet("64,128", convs=4),
     "c5w48": _unet("48,96", convs=5),
+    # Third screen: the preset itself, and cheaper variants of it that could buy back CPU time
+    # (its 12 epochs take about 30 minutes on the 2-core CPU) or spend it on more epochs.
+    "preset-seed1": {**PRESET, "seed": 1},
+    "preset-dec2": {**PRESET, "decoder": PRESET["decoder"].replace("convs=3", "convs=2")},
+    "preset-b48": {**PRESET, "batch_size": 48},
+    "preset-ep14": {**PRESET, "epochs": 14},
 }
 
 
