@@ -84,6 +84,10 @@ VARIANTS: dict[str, dict] = {
     "preset-dec2": {**PRESET, "decoder": PRESET["decoder"].replace("convs=3", "convs=2")},
     "preset-b48": {**PRESET, "batch_size": 48},
     "preset-ep14": {**PRESET, "epochs": 14},
+    # Additive skips (decoder merge=add, as DRUNet): 18% fewer multiply-adds per image than the
+    # preset's concatenation (bench/macs.py); on the CPU, 0.05 dB lower (docs/recipes.md).
+    # augment=flip needs daekit's tf.data pipeline, which this script does not use.
+    "preset-add": {**PRESET, "decoder": PRESET["decoder"] + ",merge=add"},
 }
 
 

@@ -6,6 +6,11 @@ connections, with the input image first. The decoder doubles the resolution, con
 the matching skip and runs a block, then predicts a correction that it adds to the input
 image (``residual=true``, as DnCNN does), or the image itself through a sigmoid.
 
+``merge=add`` (decoder) upsamples with a learned 2x2 transposed convolution to the block's
+filters and adds the skip instead of concatenating it, as DRUNet does: each block's first
+convolution then reads the block's filters rather than those plus the coarser level's, which
+makes the decoder cheaper. The skip must have as many channels as the block has filters.
+
 ``space_to_depth=2`` (on both) folds each 2x2 block of pixels into channels before the first
 block and unfolds the prediction at the end, as FFDNet does: the network works at half the
 resolution with four times the channels per pixel, which buys width for the same compute.
@@ -129,14 +134,19 @@ class UNetDecoder(daekit.Decoder):
         normalization: str = option("batch", choices=("batch", "none"), help="BatchNormalization after each convolution.")
         activation: str = option("relu", choices=_ACTIVATIONS, help="Activation after each convolution.")
         residual: bool = option(True, help="Predict a correction added to the input image (else the image, via a sigmoid).")
+        merge: str = option("concat", choices=("concat", "add"), help="concat: nearest upsampling, skip concatenated; add: 2x2 transposed convolution, skip added (DRUNet).")
         space_to_depth: int = option(1, choices=(1, 2), help="Must match the encoder's: unfold the prediction from channels.")
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         o = self.options
-        self.upsample = layers.UpSampling2D(2)
+        if o.merge == "add":
+            self.up_convs = [layers.Conv2DTranspose(f, 2, strides=2) for f in o.filters]
+            self.add = layers.Add()
+        else:
+            self.upsample = layers.UpSampling2D(2)
+            self.concatenate = layers.Concatenate()
         self.blocks = [_convs(f, o.convs, o.normalization, o.activation) for f in o.filters]
-        self.concatenate = layers.Concatenate()
         channels = self.image_shape[-1] * o.space_to_depth ** 2
         self.head = layers.Conv2D(channels, 1, activation=None if o.residual else "sigmoid")
 
@@ -155,6 +165,14 @@ class UNetDecoder(daekit.Decoder):
                 f"{','.join(map(str, self.options.filters))}) but the encoder hands over {stages} skip maps; "
                 f"give it {stages} filters"
             )
+        if self.options.merge == "add":
+            wanted = [shape[-1] for shape in reversed(skip_shapes[1:])]
+            if list(self.options.filters) != wanted:
+                raise ConfigError(
+                    f"decoder 'unet' with merge=add adds each skip map to its block's maps, so its filters must "
+                    f"match the encoder's skip channels, coarsest first: give it filters={','.join(map(str, wanted))} "
+                    f"(it has {','.join(map(str, self.options.filters))})"
+                )
 
     def build(self, code_shape):
         pass  # layers build on the first call, which the model makes when it is assembled or loaded
@@ -162,8 +180,11 @@ class UNetDecoder(daekit.Decoder):
     def call(self, code, skips=None, training=False):
         image, maps = skips[0], skips[1:]
         x = code
-        for block, skip in zip(self.blocks, reversed(maps)):
-            x = self.concatenate([self.upsample(x), skip])
+        for index, (block, skip) in enumerate(zip(self.blocks, reversed(maps))):
+            if self.options.merge == "add":
+                x = self.add([self.up_convs[index](x), skip])
+            else:
+                x = self.concatenate([self.upsample(x), skip])
             x = run_layers(block, x, training)
         out = depth_to_space(self.head(x), self.options.space_to_depth)
         if self.options.residual:

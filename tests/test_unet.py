@@ -16,6 +16,20 @@ def test_unet_assembles_saves_and_reloads(plugins, tmp_path):
     np.testing.assert_allclose(loaded.predict(images, verbose=0), out, atol=1e-6)
 
 
+def test_additive_skips_save_and_reload_and_cost_less(plugins, tmp_path):
+    encoder = "unet:filters=8,16,32"
+    added = daekit.build_model("gaussian", encoder, "unet:filters=16,8,merge=add", seed=0)
+    stacked = daekit.build_model("gaussian", encoder, "unet:filters=16,8", seed=0)
+    # Each block's first 3x3 convolution reads 16 or 8 channels instead of 32+16 or 16+8;
+    # the 2x2 transposed convolutions that upsample cost less than that saves.
+    assert added.count_params() < stacked.count_params()
+    images = np.random.default_rng(0).random((3, 28, 28, 1), dtype=np.float32)
+    out = added.predict(images, verbose=0)
+    assert out.shape == images.shape
+    loaded = daekit.load_model(daekit.save_model(added, tmp_path / "add.keras"))
+    np.testing.assert_allclose(loaded.predict(images, verbose=0), out, atol=1e-6)
+
+
 def test_residual_unet_starts_near_the_identity(plugins):
     model = daekit.build_model("gaussian", "unet:filters=8,16", "unet:filters=8", seed=0)
     images = np.random.default_rng(0).random((2, 28, 28, 1), dtype=np.float32)
@@ -31,6 +45,7 @@ def test_residual_unet_starts_near_the_identity(plugins):
         ("unet:filters=8,16,32,64", "unet:filters=32,16,8", "sides divisible by 8"),
         ("unet:filters=8,16,space_to_depth=2", "unet:filters=8", "give both the same space_to_depth"),
         ("unet:filters=8,16,32,space_to_depth=2", "unet:filters=16,8,space_to_depth=2", "sides divisible by 8"),
+        ("unet:filters=8,16,32", "unet:filters=16,16,merge=add", r"give it filters=16,8 \(it has 16,16\)"),
     ],
 )
 def test_pairs_that_do_not_fit_are_refused_when_assembled(plugins, encoder, decoder, message):
