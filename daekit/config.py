@@ -148,6 +148,7 @@ class TrainConfig:
     cpu_devices: int = option(0, min=0, help="Split the CPU into this many logical devices (for 'mirrored' without GPUs).")
     checkpoint_every: int = option(200, min=0, help="Steps between checkpoints inside an epoch (0: at epoch ends only).")
     deterministic: bool = option(False, help="Deterministic TensorFlow ops: reruns and resumed runs give identical weights.")
+    augment: str = option("none", choices=("none", "flip"), help="flip: mirror a random half of each epoch's training images left to right.")
     validation_split: float = option(0.1, min_exclusive=0.0, max=0.5, help="Share of training images kept for validation.")
     limit: int | None = option(None, type=int, min=2, help="Use at most this many training images.")
     test_limit: int | None = option(None, type=int, min=1, help="Evaluate on at most this many test images.")

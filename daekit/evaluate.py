@@ -31,8 +31,12 @@ def describe_corruption(corruption: Corruption) -> dict[str, Any]:
     return described
 
 
-def corrupt_images(corruption: Corruption, images: np.ndarray, seed: int, batch_size: int = 1024) -> np.ndarray:
-    """Corrupt ``images`` in batches with noise that depends only on ``seed``."""
+CORRUPTION_BATCH = 1024
+
+
+def corrupt_images(corruption: Corruption, images: np.ndarray, seed: int, batch_size: int = CORRUPTION_BATCH) -> np.ndarray:
+    """Corrupt ``images`` in batches with noise that depends only on ``seed`` (and on the
+    batches: the first ``batch_size`` images get the same noise whatever follows them)."""
     generator = keras.random.SeedGenerator(seed)
     clean = to_float(images)
     batches = [

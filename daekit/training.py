@@ -19,7 +19,7 @@ from daekit.data.sources import load_data, split_validation
 from daekit.distribute import describe as describe_strategy
 from daekit.distribute import fit_multi_worker, is_writer, make_strategy
 from daekit.errors import ConfigError, Preempted
-from daekit.evaluate import EVALUATION_SEED, corrupt_images, evaluate_model, to_float
+from daekit.evaluate import CORRUPTION_BATCH, EVALUATION_SEED, corrupt_images, evaluate_model, to_float
 from daekit.faults import RunState, SignalFlag, write_metrics
 from daekit.figures import comparison_grid, loss_curves, save_figure
 from daekit.manager import Plugins, get_plugins
@@ -74,21 +74,38 @@ def epoch_order(count: int, seed: int, epoch: int) -> np.ndarray:
     return np.random.default_rng([seed, epoch]).permutation(count)
 
 
+def epoch_flips(count: int, seed: int, epoch: int) -> np.ndarray:
+    """Which images of ``epoch`` (in :func:`epoch_order`'s order) are mirrored left to right
+    under ``augment="flip"``: half of them, drawn from the same (seed, epoch) stream right
+    after the order, so the order is the same with and without flips."""
+    rng = np.random.default_rng([seed, epoch])
+    rng.permutation(count)
+    return rng.random(count) < 0.5
+
+
 def training_dataset(images: np.ndarray, batch_size: int, seed: int, first_epoch: int = 0, epochs: int = 1,
-                     skip_steps: int = 0, prefetch: int = -1) -> tf.data.Dataset:
+                     skip_steps: int = 0, prefetch: int = -1, augment: str = "none") -> tf.data.Dataset:
     """Clean images as (input, target) pairs for ``first_epoch`` up to ``epochs``, in each
-    epoch's own order, skipping the first ``skip_steps`` batches; noise is added in the model."""
+    epoch's own order, skipping the first ``skip_steps`` batches; ``augment="flip"`` mirrors
+    the images :func:`epoch_flips` picks. Noise is added in the model."""
+    if augment not in ("none", "flip"):
+        raise ConfigError(f"augment={augment!r}: choose 'none' or 'flip'")
     pixels = tf.constant(images)
     orders = [
-        tf.data.Dataset.from_tensor_slices(epoch_order(len(images), seed, epoch)).batch(batch_size)
+        tf.data.Dataset.from_tensor_slices((
+            epoch_order(len(images), seed, epoch),
+            epoch_flips(len(images), seed, epoch) if augment == "flip" else np.zeros(len(images), bool),
+        )).batch(batch_size)
         for epoch in range(first_epoch, epochs)
     ]
     batches = orders[0]
     for later in orders[1:]:
         batches = batches.concatenate(later)
 
-    def gather(indices):
+    def gather(indices, flips):
         batch = tf.cast(tf.gather(pixels, indices), tf.float32) / 255.0
+        if augment == "flip":
+            batch = tf.where(flips[:, None, None, None], tf.reverse(batch, axis=[2]), batch)
         return batch, batch
 
     dataset = batches.skip(skip_steps).map(gather, num_parallel_calls=tf.data.AUTOTUNE)
@@ -100,7 +117,8 @@ def training_dataset(images: np.ndarray, batch_size: int, seed: int, first_epoch
 def _pipeline(config: TrainConfig) -> dict[str, Any]:
     return {
         "order": "a permutation per epoch from (seed, epoch)", "batch_size": config.batch_size,
-        "map": "gather and scale to [0, 1], parallel (AUTOTUNE)", "noise": "in the model, inside the training step",
+        "map": "gather and scale to [0, 1]" + (", mirror half the images (epoch_flips)" if config.augment == "flip" else "")
+               + ", parallel (AUTOTUNE)", "noise": "in the model, inside the training step",
         "prefetch": "AUTOTUNE" if config.prefetch < 0 else config.prefetch,
     }
 
@@ -228,14 +246,16 @@ def _train(config, plugins, verbose, strategy, run, signals, extra_callbacks) ->
             for first, last, skip in phases:
                 state.offset = skip
                 model.fit(
-                    training_dataset(train_images, config.batch_size, config.seed, first, last, skip, config.prefetch),
+                    training_dataset(train_images, config.batch_size, config.seed, first, last, skip, config.prefetch,
+                                     config.augment),
                     initial_epoch=first, epochs=last, steps_per_epoch=steps_per_epoch - skip if skip else steps_per_epoch,
                     validation_data=(val_noisy, val_clean), callbacks=callbacks, verbose=verbose,
                     shuffle=False,  # each epoch has its own order already (epoch_order)
                 )
         history = progress.history
         test_clean = to_float(test_images[:FIGURE_IMAGES])
-        test_noisy = corrupt_images(model.corruption, test_clean, seed=EVALUATION_SEED)
+        # The figure shows the evaluation's own noisy images: its first batch, cut to the figure.
+        test_noisy = corrupt_images(model.corruption, test_images[:CORRUPTION_BATCH], seed=EVALUATION_SEED)[:FIGURE_IMAGES]
         save_model(model, run.model)
         with strategy.scope():
             evaluation = evaluate_model(model, test_images, seed=EVALUATION_SEED)

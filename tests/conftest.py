@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import daekit
 from daekit.manager import Plugins, set_plugins
 
 FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")

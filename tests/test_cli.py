@@ -131,11 +131,11 @@ def test_article_preset_runs_the_classic_model(tmp_path, fashion_mnist):
 
 
 def test_config_errors_exit_2_listing_every_field(tmp_path):
-    result = run_daekit("train", "--epochs", "0", "--batch-size", "many", "--encoder", "cnov",
+    result = run_daekit("train", "--epochs", "0", "--batch-size", "many", "--encoder", "cnov", "--augment", "rotate",
                         "--corruption", "gaussian:stddev=-2", "--output", tmp_path)
     assert result.returncode == 2
     err = " ".join(result.stderr.split())
-    for fragment in ("epochs='0'", "batch_size='many'"):
+    for fragment in ("epochs='0'", "batch_size='many'", "augment='rotate'"):
         assert fragment in err
     assert "Traceback" not in result.stderr
     assert not list(tmp_path.iterdir())

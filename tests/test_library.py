@@ -44,6 +44,22 @@ def test_train_from_python(plugins, fashion_mnist, tmp_path):
     assert run.evaluation["images"] == 50
 
 
+def test_flip_augmentation_mirrors_half_of_each_epoch_in_the_same_order():
+    from daekit.training import training_dataset
+
+    images = np.random.default_rng(0).integers(0, 256, (40, 6, 5, 1), dtype=np.uint8)
+    plain = np.concatenate([x.numpy() for x, _ in training_dataset(images, 8, seed=3, epochs=2)])
+    flipped = np.concatenate([x.numpy() for x, _ in training_dataset(images, 8, seed=3, epochs=2, augment="flip")])
+    mirrored = np.all(flipped == plain[:, :, ::-1], axis=(1, 2, 3))
+    assert np.all(mirrored | np.all(flipped == plain, axis=(1, 2, 3)))  # same images, same order
+    assert 20 <= mirrored.sum() <= 60 and mirrored[:40].tolist() != mirrored[40:].tolist()
+    # A run resumed after 3 batches of the second epoch sees exactly the batches it would have.
+    resumed = np.concatenate([x.numpy() for x, _ in training_dataset(images, 8, 3, 1, 2, 3, augment="flip")])
+    np.testing.assert_array_equal(resumed, flipped[64:])
+    with pytest.raises(daekit.ConfigError, match="augment='rotate'"):
+        training_dataset(images, 8, seed=3, augment="rotate")
+
+
 def test_a_failed_run_is_marked_failed(plugins, tmp_path, monkeypatch):
     import json
 
