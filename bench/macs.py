@@ -48,8 +48,9 @@ def main() -> None:
     args = parser.parse_args()
     overrides = dict(item.split("=", 1) for item in args.set)
     config = daekit.TrainConfig.resolve(preset=args.preset, **overrides)
-    model = daekit.build_model(config.corruption, config.encoder, config.decoder, seed=0)
-    rows = count(model, (28, 28, 1))
+    image_shape = (config.image_size, config.image_size, config.channels)
+    model = daekit.build_model(config.corruption, config.encoder, config.decoder, image_shape=image_shape, seed=0)
+    rows = count(model, image_shape)
     if args.layers:
         for path, shapes, macs in rows:
             print(f"{path:60} {shapes:34} {macs:>12,}")

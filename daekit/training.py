@@ -68,34 +68,27 @@ def resolve_jit_compile(setting: str) -> bool:
     return setting == "true"
 
 
-def epoch_order(count: int, seed: int, epoch: int) -> np.ndarray:
-    """The order of the training images in ``epoch``: a permutation that depends only on the
-    run's seed and the epoch, so a resumed run sees the same batches as an uninterrupted one."""
-    return np.random.default_rng([seed, epoch]).permutation(count)
-
-
-def epoch_flips(count: int, seed: int, epoch: int) -> np.ndarray:
-    """Which images of ``epoch`` (in :func:`epoch_order`'s order) are mirrored left to right
-    under ``augment="flip"``: half of them, drawn from the same (seed, epoch) stream right
-    after the order, so the order is the same with and without flips."""
+def epoch_draws(count: int, seed: int, epoch: int, flips: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The order of the training images in ``epoch`` and which of them (in that order) are
+    mirrored left to right. Both depend only on the run's seed and the epoch, so a resumed run
+    sees the same batches as an uninterrupted one. With ``flips`` (``augment="flip"``) half
+    the images are mirrored, drawn from the same stream right after the order, so the order is
+    the same with and without flips; without, none are."""
     rng = np.random.default_rng([seed, epoch])
-    rng.permutation(count)
-    return rng.random(count) < 0.5
+    order = rng.permutation(count)
+    return order, (rng.random(count) < 0.5 if flips else np.zeros(count, bool))
 
 
 def training_dataset(images: np.ndarray, batch_size: int, seed: int, first_epoch: int = 0, epochs: int = 1,
                      skip_steps: int = 0, prefetch: int = -1, augment: str = "none") -> tf.data.Dataset:
     """Clean images as (input, target) pairs for ``first_epoch`` up to ``epochs``, in each
     epoch's own order, skipping the first ``skip_steps`` batches; ``augment="flip"`` mirrors
-    the images :func:`epoch_flips` picks. Noise is added in the model."""
+    the images :func:`epoch_draws` picks. Noise is added in the model."""
     if augment not in ("none", "flip"):
         raise ConfigError(f"augment={augment!r}: choose 'none' or 'flip'")
     pixels = tf.constant(images)
     orders = [
-        tf.data.Dataset.from_tensor_slices((
-            epoch_order(len(images), seed, epoch),
-            epoch_flips(len(images), seed, epoch) if augment == "flip" else np.zeros(len(images), bool),
-        )).batch(batch_size)
+        tf.data.Dataset.from_tensor_slices(epoch_draws(len(images), seed, epoch, augment == "flip")).batch(batch_size)
         for epoch in range(first_epoch, epochs)
     ]
     batches = orders[0]
@@ -117,7 +110,7 @@ def training_dataset(images: np.ndarray, batch_size: int, seed: int, first_epoch
 def _pipeline(config: TrainConfig) -> dict[str, Any]:
     return {
         "order": "a permutation per epoch from (seed, epoch)", "batch_size": config.batch_size,
-        "map": "gather and scale to [0, 1]" + (", mirror half the images (epoch_flips)" if config.augment == "flip" else "")
+        "map": "gather and scale to [0, 1]" + (", mirror half the images (epoch_draws)" if config.augment == "flip" else "")
                + ", parallel (AUTOTUNE)", "noise": "in the model, inside the training step",
         "prefetch": "AUTOTUNE" if config.prefetch < 0 else config.prefetch,
     }
@@ -250,7 +243,7 @@ def _train(config, plugins, verbose, strategy, run, signals, extra_callbacks) ->
                                      config.augment),
                     initial_epoch=first, epochs=last, steps_per_epoch=steps_per_epoch - skip if skip else steps_per_epoch,
                     validation_data=(val_noisy, val_clean), callbacks=callbacks, verbose=verbose,
-                    shuffle=False,  # each epoch has its own order already (epoch_order)
+                    shuffle=False,  # each epoch has its own order already (epoch_draws)
                 )
         history = progress.history
         test_clean = to_float(test_images[:FIGURE_IMAGES])
