@@ -12,14 +12,27 @@ from daekit.errors import ConfigError
 STRATEGIES = ("default", "one-device", "mirrored", "multi-worker")
 
 
-def split_cpu(count: int) -> None:
+def cpu_cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def split_cpu(count: int, share_cores: bool = False) -> None:
     """Expose the CPU as ``count`` logical devices, so ``mirrored`` can run on a machine
-    without GPUs. Must happen before TensorFlow starts its runtime."""
+    without GPUs. With ``share_cores``, each operation gets the cores divided by ``count`` as
+    threads (unless ``TF_NUM_INTRAOP_THREADS`` sets them), so that the replicas' operations run
+    side by side rather than each spreading over every core. Must happen before TensorFlow
+    starts its runtime."""
     if count <= 1:
         return
     cpu = tf.config.list_physical_devices("CPU")[0]
     try:
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
+        if share_cores and not os.environ.get("TF_NUM_INTRAOP_THREADS"):
+            tf.config.threading.set_intra_op_parallelism_threads(max(1, cpu_cores() // count))
     except RuntimeError:
         current = len(tf.config.list_logical_devices("CPU"))
         if current != count:
@@ -31,7 +44,8 @@ def split_cpu(count: int) -> None:
 
 def make_strategy(name: str, cpu_devices: int = 0) -> tf.distribute.Strategy:
     """The strategy called ``name``; the batch size of a run is the global batch under all."""
-    split_cpu(cpu_devices)
+    # Replicas on the CPU's logical devices share its cores (see split_cpu).
+    split_cpu(cpu_devices, share_cores=name == "mirrored" and not tf.config.list_physical_devices("GPU"))
     if name == "multi-worker":
         if not os.environ.get("TF_CONFIG"):
             raise ConfigError("strategy='multi-worker' needs TF_CONFIG describing the cluster and this "
@@ -59,7 +73,8 @@ def is_writer(strategy: tf.distribute.Strategy) -> bool:
 
 def describe(strategy: tf.distribute.Strategy, name: str) -> dict:
     """The strategy, its replicas and devices, for the run manifest."""
-    described = {"name": name, "class": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync}
+    described = {"name": name, "class": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync,
+                 "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads()}  # 0: TensorFlow's choice
     try:
         devices = strategy.extended.worker_devices
     except (RuntimeError, AttributeError):  # the default strategy has none to list

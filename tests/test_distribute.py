@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import daekit
+from daekit.distribute import cpu_cores
 from tests.conftest import run_daekit
 
 TINY = ["--encoder", "conv:filters=4,8,8", "--decoder", "conv:filters=8,4,tail_filters=4",
@@ -31,6 +32,10 @@ def test_mirrored_on_two_logical_cpus(tmp_path, fashion_mnist, plugins):
     manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
     assert manifest["strategy"]["name"] == "mirrored" and manifest["strategy"]["replicas"] == 2
     assert manifest["pipeline"]["batch_size"] == 64  # the global batch, 32 per replica
+    # Each replica's operations get their share of the cores, so the replicas run side by side
+    # (unless the environment sets the threads: then TensorFlow's own setting, 0, stays).
+    shared = 0 if os.environ.get("TF_NUM_INTRAOP_THREADS") else max(1, cpu_cores() // 2)
+    assert manifest["strategy"]["intra_op_threads"] == shared
     loads_and_predicts_on_one_device(tmp_path / "m")
 
 
@@ -81,6 +86,7 @@ def test_precision_and_steps_per_execution_are_recorded(tmp_path, fashion_mnist,
     assert result.returncode == 0, result.stderr
     manifest = json.loads((tmp_path / "p" / "manifest.json").read_text())
     assert manifest["compile"]["precision"] == precision and manifest["compile"]["steps_per_execution"] == 3
+    assert manifest["strategy"]["intra_op_threads"] == 0  # one device: TensorFlow's own choice
     loads_and_predicts_on_one_device(tmp_path / "p")
 
 

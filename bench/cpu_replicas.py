@@ -1,0 +1,112 @@
+"""Training throughput on the CPU: one device, or one replica per core under ``mirrored``.
+
+Usage:
+    python bench/cpu_replicas.py                          # the unet and default presets
+    python bench/cpu_replicas.py --preset unet --images 4480 --repeats 3
+
+Each way trains the preset's recipe with ``daekit.train`` on the same Fashion-MNIST images,
+in a fresh process (the CPU can be split into logical devices only before TensorFlow
+starts):
+
+- ``one device``: TensorFlow's default, every operation spread over all cores;
+- ``mirrored, N replicas``: ``--strategy mirrored --cpu-devices N`` with N the number of
+  cores, so each replica takes batch/N images of every step and runs its operations on one
+  core, side by side with the others (daekit gives each operation cores/N threads when it
+  splits the CPU for ``mirrored``);
+- ``mirrored, shared threads``: the same split with ``TF_NUM_INTRAOP_THREADS`` set to the
+  number of cores, as before daekit divided them: each replica's operations spread over all
+  cores again.
+
+Images per second count training steps only, from the end of the epoch's first step to the
+end of its last. The ways run in turns, ``--repeats`` times, and each way's best is kept, to
+even out the noise of a shared machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+WAYS = {
+    "one device": ({}, {}),
+    "mirrored, N replicas": ({"strategy": "mirrored", "cpu_devices": "N"}, {}),
+    "mirrored, shared threads": ({"strategy": "mirrored", "cpu_devices": "N"}, {"TF_NUM_INTRAOP_THREADS": "N"}),
+}
+
+
+def measure(preset: str, images: int, overrides: dict) -> dict:
+    """One training epoch of ``preset`` on ``images`` training images; its steps' rate."""
+    import keras
+
+    import daekit
+
+    class StepClock(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            now = time.perf_counter()
+            self.first = getattr(self, "first", (batch, now))
+            self.last = (batch, now)
+
+    clock = StepClock()
+    with tempfile.TemporaryDirectory() as output:
+        # limit keeps images / (1 - validation_split) training images before the split.
+        config = daekit.TrainConfig.resolve(preset=preset, epochs=1, limit=int(images / 0.9), test_limit=100,
+                                            output=output, name="bench", **overrides)
+        run = daekit.train(config, verbose=0, callbacks=[clock])
+        manifest = json.loads((run.run_dir / "manifest.json").read_text())
+    steps = clock.last[0] - clock.first[0]
+    return {"images_per_s": steps * config.batch_size / (clock.last[1] - clock.first[1]),
+            "intra_op_threads": manifest["strategy"]["intra_op_threads"] or os.environ.get("TF_NUM_INTRAOP_THREADS"),
+            "batch_size": config.batch_size}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", action="append", help="Preset to train (repeatable; default: unet and default).")
+    parser.add_argument("--images", type=int, default=4480, help="Training images in the timed epoch.")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        preset, overrides = json.loads(args.child)
+        print(json.dumps(measure(preset, args.images, overrides)))
+        return
+
+    from daekit.distribute import cpu_cores
+
+    cores = cpu_cores()
+    best: dict[tuple[str, str], dict] = {}
+    presets = args.preset or ["unet", "default"]
+    for _ in range(args.repeats):
+        for preset in presets:
+            for way, (overrides, environment) in WAYS.items():
+                overrides = {k: str(cores) if v == "N" else v for k, v in overrides.items()}
+                env = {**os.environ, **{k: str(cores) if v == "N" else v for k, v in environment.items()}}
+                child = subprocess.run([sys.executable, __file__, "--images", str(args.images),
+                                        "--child", json.dumps([preset, overrides])],
+                                       env=env, capture_output=True, text=True)
+                if child.returncode:
+                    sys.exit(f"{preset}, {way} failed:\n{child.stderr[-3000:]}")
+                result = json.loads(child.stdout.strip().splitlines()[-1])
+                if result["images_per_s"] > best.get((preset, way), {}).get("images_per_s", 0):
+                    best[(preset, way)] = result
+
+    import tensorflow as tf
+
+    print(f"{cores} cores, TensorFlow {tf.__version__}; {args.images} images per timed epoch, best of {args.repeats}")
+    print(f"{'preset':8} {'way':26} {'batch':>5} {'op threads':>10} {'images/s':>9} {'vs one device':>13}")
+    for preset in presets:
+        base = best[(preset, "one device")]["images_per_s"]
+        for way in WAYS:
+            row = best[(preset, way)]
+            threads = row["intra_op_threads"] or "default"
+            print(f"{preset:8} {way:26} {row['batch_size']:5} {threads!s:>10} {row['images_per_s']:9.0f} "
+                  f"{row['images_per_s'] / base:12.2f}x")
+
+
+if __name__ == "__main__":
+    main()
