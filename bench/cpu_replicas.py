@@ -84,11 +84,11 @@ def main() -> None:
     for _ in range(args.repeats):
         for preset in presets:
             for way, (overrides, environment) in WAYS.items():
-                overrides = {k: str(cores) if v == "N" else v for k, v in overrides.items()}
-                env = {**os.environ, **{k: str(cores) if v == "N" else v for k, v in environment.items()}}
+                overrides, environment = ({k: str(cores) if v == "N" else v for k, v in table.items()}
+                                          for table in (overrides, environment))
                 child = subprocess.run([sys.executable, __file__, "--images", str(args.images),
                                         "--child", json.dumps([preset, overrides])],
-                                       env=env, capture_output=True, text=True)
+                                       env={**os.environ, **environment}, capture_output=True, text=True)
                 if child.returncode:
                     sys.exit(f"{preset}, {way} failed:\n{child.stderr[-3000:]}")
                 result = json.loads(child.stdout.strip().splitlines()[-1])

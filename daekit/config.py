@@ -17,6 +17,9 @@ import attrs
 from daekit.errors import ConfigError
 from daekit.options import build_options, option
 
+STRATEGIES = ("default", "one-device", "mirrored", "multi-worker")
+AUGMENTS = ("none", "flip")
+
 KINDS = ("corruption", "encoder", "decoder", "loss")
 
 
@@ -144,11 +147,11 @@ class TrainConfig:
     precision: str = option("float32", choices=("float32", "mixed_float16", "mixed_bfloat16"), help="Keras dtype policy of the model.")
     steps_per_execution: int = option(1, min=1, help="Training steps per compiled call.")
     prefetch: int = option(-1, min=-1, help="Batches the input pipeline prepares ahead; -1: tf.data AUTOTUNE.")
-    strategy: str = option("default", choices=("default", "one-device", "mirrored", "multi-worker"), help="tf.distribute strategy.")
+    strategy: str = option("default", choices=STRATEGIES, help="tf.distribute strategy.")
     cpu_devices: int = option(0, min=0, help="Split the CPU into this many logical devices (for 'mirrored' without GPUs).")
     checkpoint_every: int = option(200, min=0, help="Steps between checkpoints inside an epoch (0: at epoch ends only).")
     deterministic: bool = option(False, help="Deterministic TensorFlow ops: reruns and resumed runs give identical weights.")
-    augment: str = option("none", choices=("none", "flip"), help="flip: mirror a random half of each epoch's training images left to right.")
+    augment: str = option("none", choices=AUGMENTS, help="flip: mirror a random half of each epoch's training images left to right.")
     validation_split: float = option(0.1, min_exclusive=0.0, max=0.5, help="Share of training images kept for validation.")
     limit: int | None = option(None, type=int, min=2, help="Use at most this many training images.")
     test_limit: int | None = option(None, type=int, min=1, help="Evaluate on at most this many test images.")

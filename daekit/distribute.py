@@ -7,9 +7,8 @@ import os
 
 import tensorflow as tf
 
+from daekit.config import STRATEGIES
 from daekit.errors import ConfigError
-
-STRATEGIES = ("default", "one-device", "mirrored", "multi-worker")
 
 
 def cpu_cores() -> int:

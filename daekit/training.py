@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from daekit.callbacks import EpochFigures
 from daekit.checkpoints import CheckpointStore, Progress
-from daekit.config import KINDS, ComponentSpec, TrainConfig
+from daekit.config import AUGMENTS, KINDS, ComponentSpec, TrainConfig
 from daekit.data.sources import load_data, split_validation
 from daekit.distribute import describe as describe_strategy
 from daekit.distribute import fit_multi_worker, is_writer, make_strategy
@@ -84,8 +84,8 @@ def training_dataset(images: np.ndarray, batch_size: int, seed: int, first_epoch
     """Clean images as (input, target) pairs for ``first_epoch`` up to ``epochs``, in each
     epoch's own order, skipping the first ``skip_steps`` batches; ``augment="flip"`` mirrors
     the images :func:`epoch_draws` picks. Noise is added in the model."""
-    if augment not in ("none", "flip"):
-        raise ConfigError(f"augment={augment!r}: choose 'none' or 'flip'")
+    if augment not in AUGMENTS:
+        raise ConfigError(f"augment={augment!r}: choose one of {', '.join(AUGMENTS)}")
     pixels = tf.constant(images)
     orders = [
         tf.data.Dataset.from_tensor_slices(epoch_draws(len(images), seed, epoch, augment == "flip")).batch(batch_size)
