@@ -12,6 +12,9 @@ from daekit.corruption import Corruption
 from daekit.metrics import per_image_scores
 
 EVALUATION_SEED = 1234
+# Images per inference batch when scoring: larger than any training batch, since inference
+# keeps no activations for a backward pass; training's per-epoch validation uses it too.
+EVALUATION_BATCH = 256
 
 
 def to_float(images: np.ndarray) -> np.ndarray:
@@ -46,7 +49,7 @@ def corrupt_images(corruption: Corruption, images: np.ndarray, seed: int, batch_
     return np.concatenate(batches)
 
 
-def timed_predict(model, noisy: np.ndarray, batch_size: int = 256, warm_up: bool = True) -> tuple[np.ndarray, float]:
+def timed_predict(model, noisy: np.ndarray, batch_size: int = EVALUATION_BATCH, warm_up: bool = True) -> tuple[np.ndarray, float]:
     """The model's outputs for ``noisy`` and the seconds they took, after a first call on one
     batch: tracing and warm-up are a fixed cost of a process, not of denoising, and on a set
     of a few thousand images they would otherwise halve the measured rate. ``warm_up=False``
@@ -63,7 +66,7 @@ def evaluate_model(
     images: np.ndarray | None = None,
     corruption: Corruption | None = None,
     seed: int = EVALUATION_SEED,
-    batch_size: int = 256,
+    batch_size: int = EVALUATION_BATCH,
     data: str = "fashion-mnist",
     data_dir: str | None = None,
 ) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from daekit.data.sources import load_data, split_validation
 from daekit.distribute import describe as describe_strategy
 from daekit.distribute import fit_multi_worker, is_writer, make_strategy
 from daekit.errors import ConfigError, Preempted
-from daekit.evaluate import CORRUPTION_BATCH, EVALUATION_SEED, corrupt_images, evaluate_model, to_float
+from daekit.evaluate import CORRUPTION_BATCH, EVALUATION_BATCH, EVALUATION_SEED, corrupt_images, evaluate_model, to_float
 from daekit.faults import RunState, SignalFlag, write_metrics
 from daekit.figures import comparison_grid, loss_curves, save_figure
 from daekit.manager import Plugins, get_plugins
@@ -107,12 +107,18 @@ def training_dataset(images: np.ndarray, batch_size: int, seed: int, first_epoch
     return dataset
 
 
+def _validation_batch(config: TrainConfig) -> int:
+    """Validation only predicts, so it takes evaluation's larger batches: fewer, fuller steps."""
+    return max(config.batch_size, EVALUATION_BATCH)
+
+
 def _pipeline(config: TrainConfig) -> dict[str, Any]:
     return {
         "order": "a permutation per epoch from (seed, epoch)", "batch_size": config.batch_size,
         "map": "gather and scale to [0, 1]" + (", mirror half the images (epoch_draws)" if config.augment == "flip" else "")
                + ", parallel (AUTOTUNE)", "noise": "in the model, inside the training step",
         "prefetch": "AUTOTUNE" if config.prefetch < 0 else config.prefetch,
+        "validation_batch_size": _validation_batch(config),
     }
 
 
@@ -242,7 +248,8 @@ def _train(config, plugins, verbose, strategy, run, signals, extra_callbacks) ->
                     training_dataset(train_images, config.batch_size, config.seed, first, last, skip, config.prefetch,
                                      config.augment),
                     initial_epoch=first, epochs=last, steps_per_epoch=steps_per_epoch - skip if skip else steps_per_epoch,
-                    validation_data=(val_noisy, val_clean), callbacks=callbacks, verbose=verbose,
+                    validation_data=(val_noisy, val_clean), validation_batch_size=_validation_batch(config),
+                    callbacks=callbacks, verbose=verbose,
                     shuffle=False,  # each epoch has its own order already (epoch_draws)
                 )
         history = progress.history

@@ -33,15 +33,29 @@ def test_evaluation_noise_is_the_same_for_every_model(plugins, fashion_mnist):
 
 
 def test_train_from_python(plugins, fashion_mnist, tmp_path):
+    import json
+
+    import keras
+
+    class ValidationBatches(keras.callbacks.Callback):
+        count = 0
+
+        def on_test_batch_begin(self, batch, logs=None):
+            self.count += 1
+
+    counter = ValidationBatches()
     config = daekit.TrainConfig.resolve(
         encoder="conv:filters=8,16,32", decoder="conv:filters=16,8,tail_filters=8", epochs=1,
-        limit=200, test_limit=50, output=str(tmp_path), name="lib", seed=4,
+        limit=600, validation_split=0.5, test_limit=50, output=str(tmp_path), name="lib", seed=4,
     )
-    run = daekit.train(config, verbose=0)
+    run = daekit.train(config, verbose=0, callbacks=[counter])
     assert run.run_dir == tmp_path / "lib"
     assert set(run.history) >= {"loss", "val_loss", "val_psnr", "val_ssim"}
     assert (run.run_dir / "model.keras").exists()
     assert run.evaluation["images"] == 50
+    # The 300 validation images go through in evaluation's batches of 256, not the training batch's 64.
+    assert counter.count == 2
+    assert json.loads((run.run_dir / "manifest.json").read_text())["pipeline"]["validation_batch_size"] == 256
 
 
 def test_flip_augmentation_mirrors_half_of_each_epoch_in_the_same_order():
