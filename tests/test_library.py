@@ -1,5 +1,7 @@
 """The Python API, as the README shows it, on small real data."""
 
+import json
+
 import numpy as np
 import pytest
 import typer
@@ -33,8 +35,6 @@ def test_evaluation_noise_is_the_same_for_every_model(plugins, fashion_mnist):
 
 
 def test_train_from_python(plugins, fashion_mnist, tmp_path):
-    import json
-
     import keras
 
     class ValidationBatches(keras.callbacks.Callback):
