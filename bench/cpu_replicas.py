@@ -3,6 +3,9 @@
 Usage:
     python bench/cpu_replicas.py                          # the unet and default presets
     python bench/cpu_replicas.py --preset unet --images 4480 --repeats 3
+    python bench/cpu_replicas.py --preset unet --way mirrored \
+        --set w48:encoder=unet:filters=48,96,convs=3,activation=silu,space_to_depth=2 \
+        --set w48:decoder=unet:filters=48,convs=3,activation=silu,space_to_depth=2
 
 Each way trains the preset's recipe with ``daekit.train`` on the same Fashion-MNIST images,
 in a fresh process (the CPU can be split into logical devices only before TensorFlow
@@ -17,7 +20,10 @@ starts):
   number of cores, as before daekit divided them: each replica's operations spread over all
   cores again.
 
-Images per second count training steps only, from the end of the epoch's first step to the
+``--set LABEL:KEY=VALUE`` adds a variant of each preset named LABEL (its settings changed as
+``bench/recipes.py --set`` changes them; repeat it to change several), measured the same ways
+beside the preset itself; ``--way`` keeps only the ways whose names start with the words
+given. Images per second count training steps only, from the end of the epoch's first step to the
 end of its last. The ways run in turns, ``--repeats`` times, and each way's best is kept, to
 even out the noise of a shared machine.
 """
@@ -64,11 +70,26 @@ def measure(preset: str, images: int, overrides: dict) -> dict:
             "batch_size": config.batch_size}
 
 
+def parse_variants(settings: list[str]) -> dict[str, dict[str, str]]:
+    """``LABEL:KEY=VALUE`` strings grouped by label, after the preset itself ("-")."""
+    variants: dict[str, dict[str, str]] = {"-": {}}
+    for setting in settings:
+        label, _, assignment = setting.partition(":")
+        key, equals, value = assignment.partition("=")
+        if not (label and key and equals):
+            sys.exit(f"--set {setting!r}: expected LABEL:KEY=VALUE, e.g. w48:batch_size=48")
+        variants.setdefault(label, {})[key] = value
+    return variants
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", action="append", help="Preset to train (repeatable; default: unet and default).")
     parser.add_argument("--images", type=int, default=4480, help="Training images in the timed epoch.")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--set", dest="settings", action="append", default=[], metavar="LABEL:KEY=VALUE",
+                        help="A setting of the variant LABEL (repeatable).")
+    parser.add_argument("--way", action="append", help="Keep the ways whose names start with this (repeatable).")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -78,34 +99,43 @@ def main() -> None:
 
     from daekit.distribute import cpu_cores
 
+    variants = parse_variants(args.settings)
+    ways = {way: setup for way, setup in WAYS.items() if not args.way or any(way.startswith(w) for w in args.way)}
+    if not ways:
+        sys.exit(f"--way {' '.join(args.way)}: no such way; the ways are {', '.join(WAYS)}")
     cores = cpu_cores()
-    best: dict[tuple[str, str], dict] = {}
+    best: dict[tuple[str, str, str], dict] = {}
     presets = args.preset or ["unet", "default"]
     for _ in range(args.repeats):
         for preset in presets:
-            for way, (overrides, environment) in WAYS.items():
-                overrides, environment = ({k: str(cores) if v == "N" else v for k, v in table.items()}
-                                          for table in (overrides, environment))
-                child = subprocess.run([sys.executable, __file__, "--images", str(args.images),
-                                        "--child", json.dumps([preset, overrides])],
-                                       env={**os.environ, **environment}, capture_output=True, text=True)
-                if child.returncode:
-                    sys.exit(f"{preset}, {way} failed:\n{child.stderr[-3000:]}")
-                result = json.loads(child.stdout.strip().splitlines()[-1])
-                if result["images_per_s"] > best.get((preset, way), {}).get("images_per_s", 0):
-                    best[(preset, way)] = result
+            for label, changes in variants.items():
+                for way, (overrides, environment) in ways.items():
+                    overrides, environment = ({k: str(cores) if v == "N" else v for k, v in table.items()}
+                                              for table in (overrides, environment))
+                    child = subprocess.run([sys.executable, __file__, "--images", str(args.images),
+                                            "--child", json.dumps([preset, {**changes, **overrides}])],
+                                           env={**os.environ, **environment}, capture_output=True, text=True)
+                    if child.returncode:
+                        sys.exit(f"{preset}, {label}, {way} failed:\n{child.stderr[-3000:]}")
+                    result = json.loads(child.stdout.strip().splitlines()[-1])
+                    if result["images_per_s"] > best.get((preset, label, way), {}).get("images_per_s", 0):
+                        best[(preset, label, way)] = result
 
     import tensorflow as tf
 
     print(f"{cores} cores, TensorFlow {tf.__version__}; {args.images} images per timed epoch, best of {args.repeats}")
-    print(f"{'preset':8} {'way':26} {'batch':>5} {'op threads':>10} {'images/s':>9} {'vs one device':>13}")
+    for label, changes in list(variants.items())[1:]:
+        print(f"variant {label}: " + " ".join(f"{key}={value}" for key, value in changes.items()))
+    first = next(iter(ways))
+    print(f"{'preset':8} {'variant':8} {'way':26} {'batch':>5} {'op threads':>10} {'images/s':>9} {'vs first row':>12}")
     for preset in presets:
-        base = best[(preset, "one device")]["images_per_s"]
-        for way in WAYS:
-            row = best[(preset, way)]
-            threads = row["intra_op_threads"] or "default"
-            print(f"{preset:8} {way:26} {row['batch_size']:5} {threads!s:>10} {row['images_per_s']:9.0f} "
-                  f"{row['images_per_s'] / base:12.2f}x")
+        base = best[(preset, "-", first)]["images_per_s"]
+        for label in variants:
+            for way in ways:
+                row = best[(preset, label, way)]
+                threads = row["intra_op_threads"] or "default"
+                print(f"{preset:8} {label:8} {way:26} {row['batch_size']:5} {threads!s:>10} "
+                      f"{row['images_per_s']:9.0f} {row['images_per_s'] / base:11.2f}x")
 
 
 if __name__ == "__main__":

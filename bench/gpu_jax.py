@@ -81,6 +81,7 @@ VARIANTS: dict[str, dict] = {
     # Third screen: the preset itself, and cheaper variants of it that could buy back CPU time
     # (its 12 epochs take about 30 minutes on the 2-core CPU) or spend it on more epochs.
     "preset-seed1": {**PRESET, "seed": 1},
+    "preset-seed2": {**PRESET, "seed": 2},
     "preset-dec2": {**PRESET, "decoder": PRESET["decoder"].replace("convs=3", "convs=2")},
     "preset-b48": {**PRESET, "batch_size": 48},
     "preset-ep14": {**PRESET, "epochs": 14},
@@ -88,6 +89,21 @@ VARIANTS: dict[str, dict] = {
     # preset's concatenation (bench/macs.py); on the CPU, 0.05 dB lower (docs/recipes.md).
     # augment=flip needs daekit's tf.data pipeline, which this script does not use.
     "preset-add": {**PRESET, "decoder": PRESET["decoder"] + ",merge=add"},
+    # Fourth screen: settings that cost the CPU run nothing (weight averaging, Adam's second
+    # moment, AdamW's default weight decay of 0.004), and what more epochs buy the preset.
+    "preset-ema999": {**PRESET, "ema": 0.999},
+    "preset-ema9995": {**PRESET, "ema": 0.9995},
+    "preset-beta2-0.99": {**PRESET, "beta_2": 0.99},
+    "preset-adamw": {**PRESET, "optimizer": "adamw"},
+    "preset-dec2-ep14": {**PRESET, "decoder": PRESET["decoder"].replace("convs=3", "convs=2"), "epochs": 14},
+    "preset-ep16": {**PRESET, "epochs": 16},
+    # Fifth screen: narrower or shallower networks that train faster on the 2-core CPU, given
+    # the epochs that the time saved buys (bench/cpu_replicas.py measures their speed).
+    "c3w48-ep16": {**_unet("48,96", convs=3, activation="silu"), "epochs": 16},
+    "c3w48-ep18": {**_unet("48,96", convs=3, activation="silu"), "epochs": 18},
+    "c3w48-ep20": {**_unet("48,96", convs=3, activation="silu"), "epochs": 20},
+    "c4w48-ep14": {**_unet("48,96", convs=4, activation="silu"), "epochs": 14},
+    "c2w64-ep15": {**_unet("64,128", convs=2, activation="silu"), "epochs": 15},
 }
 
 
