@@ -134,7 +134,7 @@ class UNetDecoder(daekit.Decoder):
         normalization: str = option("batch", choices=("batch", "none"), help="BatchNormalization after each convolution.")
         activation: str = option("relu", choices=_ACTIVATIONS, help="Activation after each convolution.")
         residual: bool = option(True, help="Predict a correction added to the input image (else the image, via a sigmoid).")
-        merge: str = option("concat", choices=("concat", "add"), help="concat: nearest upsampling, skip concatenated; add: 2x2 transposed convolution, skip added (DRUNet).")
+        merge: str = option("concat", choices=("concat", "project", "add"), help="concat: nearest upsampling, skip concatenated; project: the same after a 1x1 convolution to the block's filters; add: 2x2 transposed convolution, skip added (DRUNet).")
         space_to_depth: int = option(1, choices=(1, 2), help="Must match the encoder's: unfold the prediction from channels.")
 
     def __init__(self, **kwargs):
@@ -146,6 +146,8 @@ class UNetDecoder(daekit.Decoder):
         else:
             self.upsample = layers.UpSampling2D(2)
             self.concatenate = layers.Concatenate()
+            if o.merge == "project":
+                self.projections = [layers.Conv2D(f, 1, use_bias=False) for f in o.filters]
         self.blocks = [_convs(f, o.convs, o.normalization, o.activation) for f in o.filters]
         channels = self.image_shape[-1] * o.space_to_depth ** 2
         self.head = layers.Conv2D(channels, 1, activation=None if o.residual else "sigmoid")
@@ -183,6 +185,8 @@ class UNetDecoder(daekit.Decoder):
         for index, (block, skip) in enumerate(zip(self.blocks, reversed(maps))):
             if self.options.merge == "add":
                 x = self.add([self.up_convs[index](x), skip])
+            elif self.options.merge == "project":
+                x = self.concatenate([self.upsample(self.projections[index](x)), skip])
             else:
                 x = self.concatenate([self.upsample(x), skip])
             x = run_layers(block, x, training)

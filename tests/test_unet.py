@@ -16,17 +16,19 @@ def test_unet_assembles_saves_and_reloads(plugins, tmp_path):
     np.testing.assert_allclose(loaded.predict(images, verbose=0), out, atol=1e-6)
 
 
-def test_additive_skips_save_and_reload_and_cost_less(plugins, tmp_path):
+@pytest.mark.parametrize("merge", ["add", "project"])
+def test_cheaper_merges_save_and_reload_and_cost_less(plugins, tmp_path, merge):
     encoder = "unet:filters=8,16,32"
-    added = daekit.build_model("gaussian", encoder, "unet:filters=16,8,merge=add", seed=0)
+    cheaper = daekit.build_model("gaussian", encoder, f"unet:filters=16,8,merge={merge}", seed=0)
     stacked = daekit.build_model("gaussian", encoder, "unet:filters=16,8", seed=0)
-    # Each block's first 3x3 convolution reads 16 or 8 channels instead of 32+16 or 16+8;
-    # the 2x2 transposed convolutions that upsample cost less than that saves.
-    assert added.count_params() < stacked.count_params()
+    # Each block's first 3x3 convolution reads 16 or 8 channels (add), or 16+16 and 8+8
+    # (project), instead of 32+16 or 16+8; the 2x2 transposed convolutions that upsample, or
+    # the 1x1 convolutions that project, cost less than that saves.
+    assert cheaper.count_params() < stacked.count_params()
     images = np.random.default_rng(0).random((3, 28, 28, 1), dtype=np.float32)
-    out = added.predict(images, verbose=0)
+    out = cheaper.predict(images, verbose=0)
     assert out.shape == images.shape
-    loaded = daekit.load_model(daekit.save_model(added, tmp_path / "add.keras"))
+    loaded = daekit.load_model(daekit.save_model(cheaper, tmp_path / f"{merge}.keras"))
     np.testing.assert_allclose(loaded.predict(images, verbose=0), out, atol=1e-6)
 
 
