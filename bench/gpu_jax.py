@@ -52,6 +52,9 @@ def _unet(filters: str, **options) -> dict:
 # does not expose.
 BASE = _unet("80,160")
 PRESET = _unet("64,128", convs=3, activation="silu")  # the unet preset's network, c3w64-silu
+DEC2 = {**PRESET, "decoder": PRESET["decoder"].replace("convs=3", "convs=2")}  # two convolutions per decoder block
+PROJECT = {**PRESET, "decoder": PRESET["decoder"] + ",merge=project"}
+C3W48 = _unet("48,96", convs=3, activation="silu")
 
 VARIANTS: dict[str, dict] = {
     "base": {},
@@ -82,7 +85,7 @@ VARIANTS: dict[str, dict] = {
     # (its 12 epochs take about 30 minutes on the 2-core CPU) or spend it on more epochs.
     "preset-seed1": {**PRESET, "seed": 1},
     "preset-seed2": {**PRESET, "seed": 2},
-    "preset-dec2": {**PRESET, "decoder": PRESET["decoder"].replace("convs=3", "convs=2")},
+    "preset-dec2": DEC2,
     "preset-b48": {**PRESET, "batch_size": 48},
     "preset-ep14": {**PRESET, "epochs": 14},
     # Additive skips (decoder merge=add, as DRUNet): 18% fewer multiply-adds per image than the
@@ -95,20 +98,20 @@ VARIANTS: dict[str, dict] = {
     "preset-ema9995": {**PRESET, "ema": 0.9995},
     "preset-beta2-0.99": {**PRESET, "beta_2": 0.99},
     "preset-adamw": {**PRESET, "optimizer": "adamw"},
-    "preset-dec2-ep14": {**PRESET, "decoder": PRESET["decoder"].replace("convs=3", "convs=2"), "epochs": 14},
+    "preset-dec2-ep14": {**DEC2, "epochs": 14},
     "preset-ep16": {**PRESET, "epochs": 16},
     # Fifth screen: narrower or shallower networks that train faster on the 2-core CPU, given
     # the epochs that the time saved buys (bench/cpu_replicas.py measures their speed).
-    "c3w48-ep16": {**_unet("48,96", convs=3, activation="silu"), "epochs": 16},
-    "c3w48-ep18": {**_unet("48,96", convs=3, activation="silu"), "epochs": 18},
-    "c3w48-ep20": {**_unet("48,96", convs=3, activation="silu"), "epochs": 20},
+    "c3w48-ep16": {**C3W48, "epochs": 16},
+    "c3w48-ep18": {**C3W48, "epochs": 18},
+    "c3w48-ep20": {**C3W48, "epochs": 20},
     "c4w48-ep14": {**_unet("48,96", convs=4, activation="silu"), "epochs": 14},
     "c2w64-ep15": {**_unet("64,128", convs=2, activation="silu"), "epochs": 15},
     # The decoder's first convolution takes the upsampled 128-channel code and the 64-channel
     # skip: 31% of the preset's multiply-adds. merge=project first maps the code to 64
     # channels with a 1x1 convolution: 10% fewer in all (bench/macs.py), a 13th epoch's worth.
-    "preset-project": {**PRESET, "decoder": PRESET["decoder"] + ",merge=project"},
-    "preset-project-ep13": {**PRESET, "decoder": PRESET["decoder"] + ",merge=project", "epochs": 13},
+    "preset-project": PROJECT,
+    "preset-project-ep13": {**PROJECT, "epochs": 13},
 }
 
 

@@ -185,9 +185,9 @@ class UNetDecoder(daekit.Decoder):
         for index, (block, skip) in enumerate(zip(self.blocks, reversed(maps))):
             if self.options.merge == "add":
                 x = self.add([self.up_convs[index](x), skip])
-            elif self.options.merge == "project":
-                x = self.concatenate([self.upsample(self.projections[index](x)), skip])
             else:
+                if self.options.merge == "project":
+                    x = self.projections[index](x)
                 x = self.concatenate([self.upsample(x), skip])
             x = run_layers(block, x, training)
         out = depth_to_space(self.head(x), self.options.space_to_depth)
