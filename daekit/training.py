@@ -200,6 +200,14 @@ def _train(config, plugins, verbose, strategy, run, signals, extra_callbacks) ->
                 f"epoch (Keras would run the last execution into the next epoch); choose one of "
                 f"{', '.join(map(str, fitting))}"
             )
+        if config.steps_per_execution > 1 and strategy.num_replicas_in_sync > 1:
+            # Keras 3 fails inside the compiled loop with "You must feed a value for placeholder
+            # tensor" when one execution runs several steps over more than one replica.
+            raise ConfigError(
+                f"steps_per_execution={config.steps_per_execution} with {strategy.num_replicas_in_sync} replicas "
+                f"(strategy={config.strategy}): Keras cannot run several steps per execution over more than one "
+                "replica (keras-team/keras#19246); use steps_per_execution=1 with this strategy"
+            )
         jit_compile = resolve_jit_compile(config.jit_compile)
         with strategy.scope(), dtype_policy(config.precision):
             model = build_model(config.corruption, config.encoder, config.decoder, image_shape=data.image_shape,

@@ -97,6 +97,15 @@ def test_steps_per_execution_must_divide_an_epoch(tmp_path, fashion_mnist):
     assert "choose one of 1, 3, 9" in result.stderr
 
 
+def test_steps_per_execution_with_replicas_is_refused(tmp_path, fashion_mnist):
+    # Keras fails deep inside its compiled loop otherwise (keras-team/keras#19246).
+    result = run_daekit("train", *TINY, "--steps-per-execution", "3", "--strategy", "mirrored", "--cpu-devices", "2",
+                        "-o", tmp_path, "--name", "r")
+    assert result.returncode == 2
+    assert "steps_per_execution=3 with 2 replicas (strategy=mirrored)" in result.stderr
+    assert "keras-team/keras#19246" in result.stderr and "Traceback" not in result.stderr
+
+
 MIRRORED_NOISE = """
 import tensorflow as tf
 from daekit.distribute import make_strategy
