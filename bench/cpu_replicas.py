@@ -78,6 +78,8 @@ def parse_variants(settings: list[str]) -> dict[str, dict[str, str]]:
         key, equals, value = assignment.partition("=")
         if not (label and key and equals):
             sys.exit(f"--set {setting!r}: expected LABEL:KEY=VALUE, e.g. w48:batch_size=48")
+        if key in ("strategy", "cpu_devices"):
+            sys.exit(f"--set {setting!r}: {key} is what the ways change; choose the ways with --way instead")
         variants.setdefault(label, {})[key] = value
     return variants
 
@@ -105,6 +107,7 @@ def main() -> None:
         sys.exit(f"--way {' '.join(args.way)}: no such way; the ways are {', '.join(WAYS)}")
     cores = cpu_cores()
     best: dict[tuple[str, str, str], dict] = {}
+    failed: dict[tuple[str, str, str], str] = {}
     presets = args.preset or ["unet", "default"]
     for _ in range(args.repeats):
         for preset in presets:
@@ -116,7 +119,10 @@ def main() -> None:
                                             "--child", json.dumps([preset, {**changes, **overrides}])],
                                            env={**os.environ, **environment}, capture_output=True, text=True)
                     if child.returncode:
-                        sys.exit(f"{preset}, {label}, {way} failed:\n{child.stderr[-3000:]}")
+                        lines = [line for line in child.stderr.splitlines() if line.strip()]
+                        failed[(preset, label, way)] = lines[-1] if lines else f"exit status {child.returncode}"
+                        print(f"{preset}, {label}, {way} failed:\n{child.stderr[-3000:]}", file=sys.stderr)
+                        continue
                     result = json.loads(child.stdout.strip().splitlines()[-1])
                     if result["images_per_s"] > best.get((preset, label, way), {}).get("images_per_s", 0):
                         best[(preset, label, way)] = result
@@ -129,13 +135,19 @@ def main() -> None:
     first = next(iter(ways))
     print(f"{'preset':8} {'variant':8} {'way':26} {'batch':>5} {'op threads':>10} {'images/s':>9} {'vs first row':>12}")
     for preset in presets:
-        base = best[(preset, "-", first)]["images_per_s"]
+        base = best.get((preset, "-", first), {}).get("images_per_s")
         for label in variants:
             for way in ways:
-                row = best[(preset, label, way)]
+                row = best.get((preset, label, way))
+                if row is None:
+                    print(f"{preset:8} {label:8} {way:26} failed: {failed[(preset, label, way)][:120]}")
+                    continue
                 threads = row["intra_op_threads"] or "default"
+                ratio = f"{row['images_per_s'] / base:11.2f}x" if base else f"{'-':>12}"
                 print(f"{preset:8} {label:8} {way:26} {row['batch_size']:5} {threads!s:>10} "
-                      f"{row['images_per_s']:9.0f} {row['images_per_s'] / base:11.2f}x")
+                      f"{row['images_per_s']:9.0f} {ratio}")
+    if failed:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -209,6 +209,15 @@ def _train(config, plugins, verbose, strategy, run, signals, extra_callbacks) ->
                 "replica (keras-team/keras#19246); use steps_per_execution=1 with this strategy"
             )
         jit_compile = resolve_jit_compile(config.jit_compile)
+        local_cpus = [d for d in getattr(strategy.extended, "worker_devices", ()) if "CPU" in d.upper()]
+        if jit_compile and len(local_cpus) > 1:
+            # TensorFlow compiles the replicas' step for the first device, which then cannot
+            # reach the variables of the others ("Trying to access resource ... located in device").
+            raise ConfigError(
+                f"jit_compile={config.jit_compile} with strategy={config.strategy} over {len(local_cpus)} logical CPU "
+                "devices: XLA cannot reach the variables of replicas on other CPU devices; use jit_compile=auto "
+                "(XLA on GPUs only) or false, or train on one device"
+            )
         with strategy.scope(), dtype_policy(config.precision):
             model = build_model(config.corruption, config.encoder, config.decoder, image_shape=data.image_shape,
                                 seed=config.seed, plugins=plugins)

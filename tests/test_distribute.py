@@ -106,6 +106,14 @@ def test_steps_per_execution_with_replicas_is_refused(tmp_path, fashion_mnist):
     assert "keras-team/keras#19246" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_xla_over_logical_cpu_devices_is_refused(tmp_path, fashion_mnist):
+    result = run_daekit("train", *TINY, "--jit-compile", "true", "--strategy", "mirrored", "--cpu-devices", "2",
+                        "-o", tmp_path, "--name", "x")
+    assert result.returncode == 2
+    assert "jit_compile=true with strategy=mirrored over 2 logical CPU devices" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 MIRRORED_NOISE = """
 import tensorflow as tf
 from daekit.distribute import make_strategy
