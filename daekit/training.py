@@ -180,6 +180,15 @@ def train(config: TrainConfig | None = None, plugins: Plugins | None = None, ver
                 shutil.rmtree(run.path, ignore_errors=True)
 
 
+def _local_cpus(strategy) -> list[str]:
+    """The CPU devices a strategy runs its replicas on in this process (none for the default)."""
+    try:
+        devices = strategy.extended.worker_devices
+    except (AttributeError, RuntimeError):  # the default strategy has no list of devices
+        return []
+    return [device for device in devices if "CPU" in device.upper()]
+
+
 def _train(config, plugins, verbose, strategy, run, signals, extra_callbacks) -> RunResult:
     try:
         done = _finished(run, config, plugins)
@@ -209,12 +218,12 @@ def _train(config, plugins, verbose, strategy, run, signals, extra_callbacks) ->
                 "replica (keras-team/keras#19246); use steps_per_execution=1 with this strategy"
             )
         jit_compile = resolve_jit_compile(config.jit_compile)
-        local_cpus = [d for d in getattr(strategy.extended, "worker_devices", ()) if "CPU" in d.upper()]
-        if jit_compile and len(local_cpus) > 1:
+        cpus = len(_local_cpus(strategy))
+        if jit_compile and cpus > 1:
             # TensorFlow compiles the replicas' step for the first device, which then cannot
             # reach the variables of the others ("Trying to access resource ... located in device").
             raise ConfigError(
-                f"jit_compile={config.jit_compile} with strategy={config.strategy} over {len(local_cpus)} logical CPU "
+                f"jit_compile={config.jit_compile} with strategy={config.strategy} over {cpus} logical CPU "
                 "devices: XLA cannot reach the variables of replicas on other CPU devices; use jit_compile=auto "
                 "(XLA on GPUs only) or false, or train on one device"
             )
