@@ -17,10 +17,6 @@ import argparse
 
 import numpy as np
 
-import daekit
-from daekit.evaluate import EVALUATION_SEED, corrupt_images, timed_predict, to_float
-from daekit.metrics import per_image_scores
-
 # Each transform is its own inverse.
 TRANSFORMS = {
     "identity": lambda x: x,
@@ -42,6 +38,11 @@ def main() -> None:
     parser.add_argument("--data-dir", help="Fashion-MNIST IDX folder (default: the Debian package's).")
     parser.add_argument("--batch-size", type=int, default=256)
     args = parser.parse_args()
+
+    import daekit  # after parsing, so that --help does not start TensorFlow
+    from daekit.evaluate import EVALUATION_SEED, corrupt_images, timed_predict, to_float
+    from daekit.metrics import per_image_scores
+
     model = daekit.load_model(args.model)
     clean = to_float(daekit.load_data("fashion-mnist", data_dir=args.data_dir).test[: args.images])
     noisy = corrupt_images(model.corruption, clean, EVALUATION_SEED)
