@@ -107,3 +107,28 @@ def fit_multi_worker(model) -> None:
     object.__setattr__(model, "train_step", vectors(model.train_step))
     object.__setattr__(model, "test_step", vectors(model.test_step))
     model._distribute_strategy = None
+
+
+def unrolled_train_function(model):
+    """A train function for ``steps_per_execution`` above 1 under ``mirrored``.
+
+    Keras 3.15 runs the steps of an execution in a ``tf.while_loop`` over optional batches,
+    which fails with more than one replica (keras-team/keras#19246). daekit makes
+    ``steps_per_execution`` divide the steps of an epoch, so every execution runs all its steps
+    and the loop can be unrolled: the steps follow one another in one graph. Each returns the
+    replicas' logs averaged, as Keras's own function does outside TPUs.
+    """
+    strategy, steps = model.distribute_strategy, model.steps_per_execution
+
+    def average(value):
+        if isinstance(value, tf.distribute.DistributedValues):
+            return tf.reduce_mean(strategy.experimental_local_results(value), axis=0)
+        return value
+
+    @tf.function(reduce_retracing=True, jit_compile=False)
+    def multi_step_on_iterator(iterator):
+        for _ in range(steps):
+            logs = strategy.run(model.train_step, args=(iterator.get_next(),))
+        return tf.nest.map_structure(average, logs)
+
+    return multi_step_on_iterator

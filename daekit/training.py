@@ -17,7 +17,7 @@ from daekit.checkpoints import CheckpointStore, Progress
 from daekit.config import AUGMENTS, KINDS, ComponentSpec, TrainConfig
 from daekit.data.sources import load_data, split_validation
 from daekit.distribute import describe as describe_strategy
-from daekit.distribute import fit_multi_worker, is_writer, make_strategy
+from daekit.distribute import fit_multi_worker, is_writer, make_strategy, unrolled_train_function
 from daekit.errors import ConfigError, Preempted
 from daekit.evaluate import CORRUPTION_BATCH, EVALUATION_BATCH, EVALUATION_SEED, corrupt_images, evaluate_model, to_float
 from daekit.faults import RunState, SignalFlag, write_metrics
@@ -80,15 +80,18 @@ def epoch_draws(count: int, seed: int, epoch: int, flips: bool = False) -> tuple
 
 
 def training_dataset(images: np.ndarray, batch_size: int, seed: int, first_epoch: int = 0, epochs: int = 1,
-                     skip_steps: int = 0, prefetch: int = -1, augment: str = "none") -> tf.data.Dataset:
+                     skip_steps: int = 0, prefetch: int = -1, augment: str = "none", drop: int = 0) -> tf.data.Dataset:
     """Clean images as (input, target) pairs for ``first_epoch`` up to ``epochs``, in each
     epoch's own order, skipping the first ``skip_steps`` batches; ``augment="flip"`` mirrors
-    the images :func:`epoch_draws` picks. Noise is added in the model."""
+    the images :func:`epoch_draws` picks; ``drop`` leaves out the last images of each epoch's
+    order (see :func:`replica_remainder`). Noise is added in the model."""
     if augment not in AUGMENTS:
         raise ConfigError(f"augment={augment!r}: choose one of {', '.join(AUGMENTS)}")
     pixels = tf.constant(images)
     orders = [
-        tf.data.Dataset.from_tensor_slices(epoch_draws(len(images), seed, epoch, augment == "flip")).batch(batch_size)
+        tf.data.Dataset.from_tensor_slices(
+            tuple(draws[: len(images) - drop] for draws in epoch_draws(len(images), seed, epoch, augment == "flip"))
+        ).batch(batch_size)
         for epoch in range(first_epoch, epochs)
     ]
     batches = orders[0]
@@ -107,18 +110,47 @@ def training_dataset(images: np.ndarray, batch_size: int, seed: int, first_epoch
     return dataset
 
 
-def _validation_batch(config: TrainConfig) -> int:
+def replica_remainder(count: int, batch_size: int, replicas: int) -> int:
+    """The images a last batch of ``count`` would hold if that is fewer than ``replicas``, else 0.
+
+    Such a batch leaves some replicas without a single image, and BatchNormalization fails on
+    an empty batch, so training leaves these few images out of each epoch (a different few each
+    epoch, since the order changes); inference takes a batch size that avoids them
+    (:func:`replica_batch`)."""
+    remainder = count % batch_size
+    return remainder if replicas > 1 and 0 < remainder < replicas else 0
+
+
+def replica_batch(count: int, batch_size: int, replicas: int) -> int:
+    """A batch size for inference on ``count`` images over ``replicas``: ``batch_size``, or the
+    nearest smaller multiple of ``replicas`` whose last batch still gives every replica an image
+    (an empty replica batch fails in BatchNormalization, and Keras builds its metrics from a
+    first batch that must split evenly)."""
+    if replicas <= 1:
+        return batch_size
+    size = max(replicas, batch_size - batch_size % replicas)
+    while size > replicas and replica_remainder(count, size, replicas):
+        size -= replicas
+    if replica_remainder(count, size, replicas):
+        raise ConfigError(f"{count} images cannot be batched so that each of {replicas} replicas gets at least one "
+                          f"image in every batch; use more images or fewer replicas")
+    return size
+
+
+def _validation_batch(config: TrainConfig, count: int = 0, replicas: int = 1) -> int:
     """Validation only predicts, so it takes evaluation's larger batches: fewer, fuller steps."""
-    return max(config.batch_size, EVALUATION_BATCH)
+    return replica_batch(count, max(config.batch_size, EVALUATION_BATCH), replicas)
 
 
-def _pipeline(config: TrainConfig) -> dict[str, Any]:
+def _pipeline(config: TrainConfig, validation: int = 0, replicas: int = 1, drop: int = 0) -> dict[str, Any]:
     return {
         "order": "a permutation per epoch from (seed, epoch)", "batch_size": config.batch_size,
         "map": "gather and scale to [0, 1]" + (", mirror half the images (epoch_draws)" if config.augment == "flip" else "")
                + ", parallel (AUTOTUNE)", "noise": "in the model, inside the training step",
         "prefetch": "AUTOTUNE" if config.prefetch < 0 else config.prefetch,
-        "validation_batch_size": _validation_batch(config),
+        "validation_batch_size": _validation_batch(config, validation, replicas),
+        **({"left_out_per_epoch": f"the last {drop} image(s) of each epoch's order, too few for one per replica"}
+           if drop else {}),
     }
 
 
@@ -200,7 +232,9 @@ def _train(config, plugins, verbose, strategy, run, signals, extra_callbacks) ->
         train_images = data.train[: config.limit] if config.limit else data.train
         train_images, val_images = split_validation(train_images, config.validation_split, config.seed)
         test_images = data.test[: config.test_limit] if config.test_limit else data.test
-        steps_per_epoch = -(-len(train_images) // config.batch_size)
+        replicas = strategy.num_replicas_in_sync
+        drop = replica_remainder(len(train_images), config.batch_size, replicas)
+        steps_per_epoch = -(-(len(train_images) - drop) // config.batch_size)
         if steps_per_epoch % config.steps_per_execution:
             # Keras runs whole executions: the last one of an epoch would take batches of the next.
             fitting = [n for n in range(1, min(steps_per_epoch, 64) + 1) if steps_per_epoch % n == 0]
@@ -209,13 +243,11 @@ def _train(config, plugins, verbose, strategy, run, signals, extra_callbacks) ->
                 f"epoch (Keras would run the last execution into the next epoch); choose one of "
                 f"{', '.join(map(str, fitting))}"
             )
-        if config.steps_per_execution > 1 and strategy.num_replicas_in_sync > 1:
-            # Keras 3 fails inside the compiled loop with "You must feed a value for placeholder
-            # tensor" when one execution runs several steps over more than one replica.
+        if config.steps_per_execution > 1 and config.strategy == "multi-worker" and strategy.num_replicas_in_sync > 1:
             raise ConfigError(
-                f"steps_per_execution={config.steps_per_execution} with {strategy.num_replicas_in_sync} replicas "
-                f"(strategy={config.strategy}): Keras cannot run several steps per execution over more than one "
-                "replica (keras-team/keras#19246); use steps_per_execution=1 with this strategy"
+                f"steps_per_execution={config.steps_per_execution} with strategy=multi-worker: Keras cannot run several "
+                "steps per execution over more than one replica (keras-team/keras#19246), and daekit runs them "
+                "itself only under 'mirrored'; use steps_per_execution=1 with this strategy"
             )
         jit_compile = resolve_jit_compile(config.jit_compile)
         cpus = len(_local_cpus(strategy))
@@ -233,6 +265,9 @@ def _train(config, plugins, verbose, strategy, run, signals, extra_callbacks) ->
             model.compile(optimizer=make_optimizer(config, steps_per_epoch), loss=build_loss(config.loss, plugins),
                           metrics=[psnr, ssim], jit_compile=jit_compile, steps_per_execution=config.steps_per_execution)
             model.optimizer.build(model.trainable_variables)
+        if config.steps_per_execution > 1 and strategy.num_replicas_in_sync > 1:
+            # Keras's own loop fails with several replicas (keras-team/keras#19246).
+            model.train_function = unrolled_train_function(model)
         if config.strategy == "multi-worker":
             fit_multi_worker(model)
         store = CheckpointStore(run.checkpoints)
@@ -240,6 +275,16 @@ def _train(config, plugins, verbose, strategy, run, signals, extra_callbacks) ->
         if progress is not None and progress.epoch > config.epochs:
             raise ConfigError(f"epochs={config.epochs}: the run in {run.path} already trained {progress.epoch} epochs")
         progress = progress or Progress()
+        left = steps_per_epoch - progress.step
+        if progress.step and config.steps_per_execution > 1 and strategy.num_replicas_in_sync > 1 \
+                and left % config.steps_per_execution:
+            # The unrolled train function runs whole executions: the epoch's last would run past its end.
+            raise ConfigError(
+                f"steps_per_execution={config.steps_per_execution}: the run in {run.path} stopped at step "
+                f"{progress.step} of {steps_per_epoch} in epoch {progress.epoch + 1}, and with several replicas every "
+                f"execution runs all its steps; choose a steps_per_execution that divides the {left} steps left "
+                f"(1 always does)"
+            )
         write_metrics(run.metrics, progress.history)
         run.write_manifest(config, model, plugins, {
             "name": data.name, "source": data.source, "train": len(train_images),
@@ -247,7 +292,8 @@ def _train(config, plugins, verbose, strategy, run, signals, extra_callbacks) ->
         }, devices=[device.name for device in tf.config.list_logical_devices()],
             compile={"jit_compile": jit_compile, "steps_per_execution": config.steps_per_execution,
                      "precision": config.precision, "deterministic": config.deterministic},
-            strategy=describe_strategy(strategy, config.strategy), pipeline=_pipeline(config),
+            strategy=describe_strategy(strategy, config.strategy),
+            pipeline=_pipeline(config, len(val_images), replicas, drop),
             progress={"epoch": progress.epoch, "step": progress.step} if progress.global_step else None)
         # Validation noise is drawn once, from its own seed: every epoch is scored on the same images.
         val_clean = to_float(val_images)
@@ -272,9 +318,10 @@ def _train(config, plugins, verbose, strategy, run, signals, extra_callbacks) ->
                 state.offset = skip
                 model.fit(
                     training_dataset(train_images, config.batch_size, config.seed, first, last, skip, config.prefetch,
-                                     config.augment),
+                                     config.augment, drop),
                     initial_epoch=first, epochs=last, steps_per_epoch=steps_per_epoch - skip if skip else steps_per_epoch,
-                    validation_data=(val_noisy, val_clean), validation_batch_size=_validation_batch(config),
+                    validation_data=(val_noisy, val_clean),
+                    validation_batch_size=_validation_batch(config, len(val_images), replicas),
                     callbacks=callbacks, verbose=verbose,
                     shuffle=False,  # each epoch has its own order already (epoch_draws)
                 )
@@ -284,7 +331,8 @@ def _train(config, plugins, verbose, strategy, run, signals, extra_callbacks) ->
         test_noisy = corrupt_images(model.corruption, test_images[:CORRUPTION_BATCH], seed=EVALUATION_SEED)[:FIGURE_IMAGES]
         save_model(model, run.model)
         with strategy.scope():
-            evaluation = evaluate_model(model, test_images, seed=EVALUATION_SEED)
+            evaluation = evaluate_model(model, test_images, seed=EVALUATION_SEED,
+                                        batch_size=replica_batch(len(test_images), EVALUATION_BATCH, replicas))
             test_denoised = model.predict(test_noisy, verbose=0)
         write_json(run.evaluation, evaluation)
         noisy_psnr = float(np.mean(per_image_scores(val_clean, val_noisy)["psnr"]))

@@ -97,14 +97,50 @@ def test_steps_per_execution_must_divide_an_epoch(tmp_path, fashion_mnist):
     assert "choose one of 1, 3, 9" in result.stderr
 
 
-def test_steps_per_execution_with_replicas_is_refused(tmp_path, fashion_mnist):
-    # Keras fails deep inside its compiled loop otherwise (keras-team/keras#19246).
-    result = run_daekit("train", *TINY, "--steps-per-execution", "3", "--strategy", "mirrored", "--cpu-devices", "2",
-                        "-o", tmp_path, "--name", "r")
-    assert result.returncode == 2
-    assert "steps_per_execution=3 with 2 replicas (strategy=mirrored)" in result.stderr
-    assert "keras-team/keras#19246" in result.stderr and "Traceback" not in result.stderr
+def test_steps_per_execution_under_mirrored_runs_the_same_steps(tmp_path, fashion_mnist, plugins):
+    # Keras's own multi-step loop fails with several replicas (keras-team/keras#19246); daekit
+    # unrolls it. Three steps per execution must train exactly the batches one per execution does.
+    runs = {}
+    for steps in ("1", "3"):
+        result = run_daekit("train", *TINY, "--steps-per-execution", steps, "--strategy", "mirrored",
+                            "--cpu-devices", "2", "-o", tmp_path, "--name", f"spe{steps}")
+        assert result.returncode == 0, result.stderr
+        runs[steps] = np.genfromtxt(tmp_path / f"spe{steps}" / "metrics.csv", delimiter=",", names=True)
+    manifest = json.loads((tmp_path / "spe3" / "manifest.json").read_text())
+    assert manifest["compile"]["steps_per_execution"] == 3 and manifest["strategy"]["replicas"] == 2
+    assert len(runs["3"]) == 2
+    for column in ("loss", "psnr", "val_loss", "val_psnr"):
+        np.testing.assert_allclose(runs["3"][column], runs["1"][column], rtol=1e-5)
+    loads_and_predicts_on_one_device(tmp_path / "spe3")
 
+
+
+def test_mirrored_with_batches_too_small_for_every_replica(tmp_path, fashion_mnist, plugins):
+    # 2,313 training images in batches of 136 leave a last batch of one image, and 257
+    # validation and test images in batches of 256 do too: one replica would get none, which
+    # fails in BatchNormalization. Training leaves that image out of each epoch; inference
+    # takes batches of 254 instead.
+    result = run_daekit("train", "--encoder", "conv:filters=4,8,8", "--decoder", "conv:filters=8,4,tail_filters=4",
+                        "--limit", "2570", "--test-limit", "257", "--batch-size", "136", "--epochs", "1",
+                        "--strategy", "mirrored", "--cpu-devices", "2", "-o", tmp_path, "--name", "odd")
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((tmp_path / "odd" / "manifest.json").read_text())
+    assert manifest["data"]["train"] == 2313 and manifest["data"]["validation"] == 257
+    assert manifest["pipeline"]["validation_batch_size"] == 254
+    assert "the last 1 image(s) of each epoch's order" in manifest["pipeline"]["left_out_per_epoch"]
+    assert json.loads((tmp_path / "odd" / "evaluation.json").read_text())["images"] == 257
+
+
+def test_replica_batches():
+    from daekit.errors import ConfigError
+    from daekit.training import replica_batch, replica_remainder
+
+    assert replica_remainder(2313, 136, 2) == 1 and replica_remainder(2313, 136, 1) == 0
+    assert replica_remainder(54000, 32, 2) == 0 and replica_remainder(2314, 136, 4) == 2
+    assert replica_batch(10000, 256, 2) == 256 and replica_batch(257, 256, 2) == 254
+    assert replica_batch(257, 256, 1) == 256 and replica_batch(259, 256, 4) == 252
+    with pytest.raises(ConfigError, match="1 images cannot be batched"):
+        replica_batch(1, 256, 2)
 
 def test_xla_over_logical_cpu_devices_is_refused(tmp_path, fashion_mnist):
     result = run_daekit("train", *TINY, "--jit-compile", "true", "--strategy", "mirrored", "--cpu-devices", "2",
