@@ -243,7 +243,7 @@ def _train(config, plugins, verbose, strategy, run, signals, extra_callbacks) ->
                 f"epoch (Keras would run the last execution into the next epoch); choose one of "
                 f"{', '.join(map(str, fitting))}"
             )
-        if config.steps_per_execution > 1 and config.strategy == "multi-worker" and strategy.num_replicas_in_sync > 1:
+        if config.steps_per_execution > 1 and config.strategy == "multi-worker" and replicas > 1:
             raise ConfigError(
                 f"steps_per_execution={config.steps_per_execution} with strategy=multi-worker: Keras cannot run several "
                 "steps per execution over more than one replica (keras-team/keras#19246), and daekit runs them "
@@ -265,7 +265,7 @@ def _train(config, plugins, verbose, strategy, run, signals, extra_callbacks) ->
             model.compile(optimizer=make_optimizer(config, steps_per_epoch), loss=build_loss(config.loss, plugins),
                           metrics=[psnr, ssim], jit_compile=jit_compile, steps_per_execution=config.steps_per_execution)
             model.optimizer.build(model.trainable_variables)
-        if config.steps_per_execution > 1 and strategy.num_replicas_in_sync > 1:
+        if config.steps_per_execution > 1 and replicas > 1:
             # Keras's own loop fails with several replicas (keras-team/keras#19246).
             model.train_function = unrolled_train_function(model)
         if config.strategy == "multi-worker":
@@ -276,7 +276,7 @@ def _train(config, plugins, verbose, strategy, run, signals, extra_callbacks) ->
             raise ConfigError(f"epochs={config.epochs}: the run in {run.path} already trained {progress.epoch} epochs")
         progress = progress or Progress()
         left = steps_per_epoch - progress.step
-        if progress.step and config.steps_per_execution > 1 and strategy.num_replicas_in_sync > 1 \
+        if progress.step and config.steps_per_execution > 1 and replicas > 1 \
                 and left % config.steps_per_execution:
             # The unrolled train function runs whole executions: the epoch's last would run past its end.
             raise ConfigError(
