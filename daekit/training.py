@@ -125,10 +125,11 @@ def replica_batch(count: int, batch_size: int, replicas: int) -> int:
     """A batch size for inference on ``count`` images over ``replicas``: ``batch_size``, or the
     nearest smaller multiple of ``replicas`` whose last batch still gives every replica an image
     (an empty replica batch fails in BatchNormalization, and Keras builds its metrics from a
-    first batch that must split evenly)."""
+    first batch that must split evenly, so one batch of all ``count`` images must too)."""
     if replicas <= 1:
         return batch_size
-    size = max(replicas, batch_size - batch_size % replicas)
+    first = min(batch_size, count)
+    size = max(replicas, first - first % replicas)
     while size > replicas and replica_remainder(count, size, replicas):
         size -= replicas
     if replica_remainder(count, size, replicas):
@@ -243,7 +244,10 @@ def _train(config, plugins, verbose, strategy, run, signals, extra_callbacks) ->
                 f"epoch (Keras would run the last execution into the next epoch); choose one of "
                 f"{', '.join(map(str, fitting))}"
             )
-        if config.steps_per_execution > 1 and config.strategy == "multi-worker" and replicas > 1:
+        # Keras's own loop for several steps per execution fails with several replicas
+        # (keras-team/keras#19246): daekit unrolls it under mirrored and refuses it elsewhere.
+        several_steps = config.steps_per_execution > 1 and replicas > 1
+        if several_steps and config.strategy == "multi-worker":
             raise ConfigError(
                 f"steps_per_execution={config.steps_per_execution} with strategy=multi-worker: Keras cannot run several "
                 "steps per execution over more than one replica (keras-team/keras#19246), and daekit runs them "
@@ -265,8 +269,7 @@ def _train(config, plugins, verbose, strategy, run, signals, extra_callbacks) ->
             model.compile(optimizer=make_optimizer(config, steps_per_epoch), loss=build_loss(config.loss, plugins),
                           metrics=[psnr, ssim], jit_compile=jit_compile, steps_per_execution=config.steps_per_execution)
             model.optimizer.build(model.trainable_variables)
-        if config.steps_per_execution > 1 and replicas > 1:
-            # Keras's own loop fails with several replicas (keras-team/keras#19246).
+        if several_steps:
             model.train_function = unrolled_train_function(model)
         if config.strategy == "multi-worker":
             fit_multi_worker(model)
@@ -276,8 +279,7 @@ def _train(config, plugins, verbose, strategy, run, signals, extra_callbacks) ->
             raise ConfigError(f"epochs={config.epochs}: the run in {run.path} already trained {progress.epoch} epochs")
         progress = progress or Progress()
         left = steps_per_epoch - progress.step
-        if progress.step and config.steps_per_execution > 1 and replicas > 1 \
-                and left % config.steps_per_execution:
+        if several_steps and progress.step and left % config.steps_per_execution:
             # The unrolled train function runs whole executions: the epoch's last would run past its end.
             raise ConfigError(
                 f"steps_per_execution={config.steps_per_execution}: the run in {run.path} stopped at step "

@@ -114,7 +114,6 @@ def test_steps_per_execution_under_mirrored_runs_the_same_steps(tmp_path, fashio
     loads_and_predicts_on_one_device(tmp_path / "spe3")
 
 
-
 def test_mirrored_with_batches_too_small_for_every_replica(tmp_path, fashion_mnist, plugins):
     # 2,313 training images in batches of 136 leave a last batch of one image, and 257
     # validation and test images in batches of 256 do too: one replica would get none, which
@@ -141,6 +140,9 @@ def test_replica_batches():
     assert replica_batch(257, 256, 1) == 256 and replica_batch(259, 256, 4) == 252
     with pytest.raises(ConfigError, match="1 images cannot be batched"):
         replica_batch(1, 256, 2)
+    # Fewer images than a batch: the one batch must split evenly too.
+    assert replica_batch(65, 256, 2) == 62 and replica_batch(64, 256, 2) == 64
+
 
 def test_xla_over_logical_cpu_devices_is_refused(tmp_path, fashion_mnist):
     result = run_daekit("train", *TINY, "--jit-compile", "true", "--strategy", "mirrored", "--cpu-devices", "2",

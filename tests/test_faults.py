@@ -98,7 +98,6 @@ def test_sigterm_and_sigint_save_mark_preempted_and_resume(env, tmp_path, refere
     assert_same_weights(tmp_path / "run", reference)
 
 
-
 def test_resume_under_mirrored_with_steps_per_execution_that_overruns_the_epoch_is_refused(env, tmp_path, fashion_mnist):
     # With several replicas daekit runs whole executions of steps (keras-team/keras#19246), so
     # the steps left in the interrupted epoch must be a multiple of steps_per_execution.
@@ -111,6 +110,7 @@ def test_resume_under_mirrored_with_steps_per_execution_that_overruns_the_epoch_
     assert "divides the 17 steps left" in refused.stderr and "Traceback" not in refused.stderr
     pointer = json.loads((tmp_path / "run" / "checkpoints" / "checkpoint.json").read_text())
     assert pointer["global_step"] == 7  # the checkpoint it would continue from is kept
+
 
 def test_nan_loss_stops_naming_epoch_and_step_and_keeps_the_good_checkpoint(env, tmp_path, fashion_mnist):
     failed = train(env, tmp_path, "run", fault=f"nan:{at(STEPS + 8)}", check=False)
