@@ -109,13 +109,15 @@ def fit_multi_worker(model) -> None:
     model._distribute_strategy = None
 
 
-def unrolled_train_function(model):
+def multi_step_train_function(model):
     """A train function for ``steps_per_execution`` above 1 under ``mirrored``.
 
     Keras 3.15 runs the steps of an execution in a ``tf.while_loop`` over optional batches,
     which fails with more than one replica (keras-team/keras#19246). daekit makes
     ``steps_per_execution`` divide the steps of an epoch, so every execution runs all its steps
-    and the loop can be unrolled: the steps follow one another in one graph. Each returns the
+    and needs no optional batches: a first step, then a ``tf.range`` loop over the others. (A
+    loop traces the step twice however many steps there are; unrolling the steps traced it
+    ``steps_per_execution`` times, which made the first epoch longer.) Each step returns the
     replicas' logs averaged, as Keras's own function does outside TPUs.
     """
     strategy, steps = model.distribute_strategy, model.steps_per_execution
@@ -125,10 +127,14 @@ def unrolled_train_function(model):
             return tf.reduce_mean(strategy.experimental_local_results(value), axis=0)
         return value
 
+    def one_step(iterator):
+        return tf.nest.map_structure(average, strategy.run(model.train_step, args=(iterator.get_next(),)))
+
     @tf.function(reduce_retracing=True, jit_compile=False)
     def multi_step_on_iterator(iterator):
-        for _ in range(steps):
-            logs = strategy.run(model.train_step, args=(iterator.get_next(),))
-        return tf.nest.map_structure(average, logs)
+        logs = one_step(iterator)
+        for _ in tf.range(steps - 1):
+            logs = one_step(iterator)
+        return logs
 
     return multi_step_on_iterator

@@ -17,7 +17,7 @@ from daekit.checkpoints import CheckpointStore, Progress
 from daekit.config import AUGMENTS, KINDS, ComponentSpec, TrainConfig
 from daekit.data.sources import load_data, split_validation
 from daekit.distribute import describe as describe_strategy
-from daekit.distribute import fit_multi_worker, is_writer, make_strategy, unrolled_train_function
+from daekit.distribute import fit_multi_worker, is_writer, make_strategy, multi_step_train_function
 from daekit.errors import ConfigError, Preempted
 from daekit.evaluate import CORRUPTION_BATCH, EVALUATION_BATCH, EVALUATION_SEED, corrupt_images, evaluate_model, to_float
 from daekit.faults import RunState, SignalFlag, write_metrics
@@ -270,7 +270,7 @@ def _train(config, plugins, verbose, strategy, run, signals, extra_callbacks) ->
                           metrics=[psnr, ssim], jit_compile=jit_compile, steps_per_execution=config.steps_per_execution)
             model.optimizer.build(model.trainable_variables)
         if several_steps:
-            model.train_function = unrolled_train_function(model)
+            model.train_function = multi_step_train_function(model)
         if config.strategy == "multi-worker":
             fit_multi_worker(model)
         store = CheckpointStore(run.checkpoints)
@@ -280,7 +280,7 @@ def _train(config, plugins, verbose, strategy, run, signals, extra_callbacks) ->
         progress = progress or Progress()
         left = steps_per_epoch - progress.step
         if several_steps and progress.step and left % config.steps_per_execution:
-            # The unrolled train function runs whole executions: the epoch's last would run past its end.
+            # The multi-step train function runs whole executions: the epoch's last would run past its end.
             raise ConfigError(
                 f"steps_per_execution={config.steps_per_execution}: the run in {run.path} stopped at step "
                 f"{progress.step} of {steps_per_epoch} in epoch {progress.epoch + 1}, and with several replicas every "

@@ -99,7 +99,7 @@ def test_steps_per_execution_must_divide_an_epoch(tmp_path, fashion_mnist):
 
 def test_steps_per_execution_under_mirrored_runs_the_same_steps(tmp_path, fashion_mnist, plugins):
     # Keras's own multi-step loop fails with several replicas (keras-team/keras#19246); daekit
-    # unrolls it. Three steps per execution must train exactly the batches one per execution does.
+    # loops over them itself. Three steps per execution must train exactly the batches one per execution does.
     runs = {}
     for steps in ("1", "3"):
         result = run_daekit("train", *TINY, "--steps-per-execution", steps, "--strategy", "mirrored",
