@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -54,11 +55,31 @@ def timed_predict(model, noisy: np.ndarray, batch_size: int = EVALUATION_BATCH, 
     batch: tracing and warm-up are a fixed cost of a process, not of denoising, and on a set
     of a few thousand images they would otherwise halve the measured rate. ``warm_up=False``
     skips that call, for a model that has just predicted at this batch size."""
-    if warm_up:
-        model.predict(noisy[:batch_size], batch_size=batch_size, verbose=0)
-    started = time.perf_counter()
-    outputs = model.predict(noisy, batch_size=batch_size, verbose=0)
-    return outputs, time.perf_counter() - started
+    with one_batch_per_call(model):
+        if warm_up:
+            model.predict(noisy[:batch_size], batch_size=batch_size, verbose=0)
+        started = time.perf_counter()
+        outputs = model.predict(noisy, batch_size=batch_size, verbose=0)
+        return outputs, time.perf_counter() - started
+
+
+@contextlib.contextmanager
+def one_batch_per_call(model):
+    """``model.predict`` one batch per compiled call, whatever ``steps_per_execution`` it was
+    compiled with. With several, Keras's predict function takes a list of batches and is traced
+    again for each new length of list or shape of batch: the one-batch warm-up, the full lists,
+    and the list holding the smaller last batch each trace it anew, inside the timed call, which
+    under ``mirrored`` takes seconds each (docs/evaluation.md). Inference batches are large
+    enough that a call per batch costs little."""
+    steps = getattr(model, "steps_per_execution", 1)
+    if steps == 1:
+        yield
+        return
+    model.steps_per_execution, model.predict_function = 1, None
+    try:
+        yield
+    finally:
+        model.steps_per_execution, model.predict_function = steps, None
 
 
 def evaluate_model(

@@ -27,6 +27,21 @@ def test_build_fit_evaluate_save_load(plugins, fashion_mnist, tmp_path):
     np.testing.assert_allclose(again.predict(noisy, verbose=0), model.predict(noisy, verbose=0), atol=1e-6)
 
 
+def test_evaluation_predicts_one_batch_per_call_and_leaves_the_model_as_compiled(plugins):
+    from daekit.evaluate import timed_predict
+
+    model = daekit.build_model("gaussian:stddev=0.1", "conv:filters=4,8,8", "conv:filters=8,4,tail_filters=4", seed=0)
+    model.compile(optimizer="adam", loss="mse", steps_per_execution=4)
+    noisy = np.random.default_rng(0).random((70, 28, 28, 1)).astype("float32")
+    seen = []
+    step = model.predict_step
+    object.__setattr__(model, "predict_step", lambda data: seen.append(model.steps_per_execution) or step(data))
+    outputs, seconds = timed_predict(model, noisy, batch_size=16)
+    assert outputs.shape == noisy.shape and seconds > 0 and set(seen) == {1}
+    assert model.steps_per_execution == 4
+    np.testing.assert_allclose(outputs, model.predict(noisy, batch_size=16, verbose=0), atol=1e-6)
+
+
 def test_evaluation_noise_is_the_same_for_every_model(plugins, fashion_mnist):
     data = daekit.load_data("fashion-mnist")
     first = daekit.build_model(seed=1).corruption
