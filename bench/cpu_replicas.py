@@ -22,7 +22,8 @@ starts):
 
 ``--set LABEL:KEY=VALUE`` adds a variant of each preset named LABEL (its settings changed as
 ``bench/recipes.py --set`` changes them; repeat it to change several), measured the same ways
-beside the preset itself; ``--way`` keeps only the ways whose names start with the words
+beside the preset itself (``LABEL:adam=keras`` is not a setting but trains with Keras's own
+``keras.optimizers.Adam`` where daekit uses its fused one); ``--way`` keeps only the ways whose names start with the words
 given. Images per second count training steps only, from the end of the epoch's first step to the
 end of its last. The ways run in turns, ``--repeats`` times, and each way's best is kept, to
 even out the noise of a shared machine.
@@ -58,6 +59,10 @@ def measure(preset: str, images: int, overrides: dict) -> dict:
             self.last = (batch, now)
 
     clock = StepClock()
+    if overrides.pop("adam", "fused") == "keras":
+        import daekit.optimizers
+
+        daekit.optimizers.FusedAdam = keras.optimizers.Adam  # what make_optimizer builds for optimizer=adam
     with tempfile.TemporaryDirectory() as output:
         # limit keeps images / (1 - validation_split) training images before the split.
         config = daekit.TrainConfig.resolve(preset=preset, epochs=1, limit=int(images / 0.9), test_limit=100,
@@ -78,6 +83,8 @@ def parse_variants(settings: list[str]) -> dict[str, dict[str, str]]:
         key, equals, value = assignment.partition("=")
         if not (label and key and equals):
             sys.exit(f"--set {setting!r}: expected LABEL:KEY=VALUE, e.g. w48:batch_size=48")
+        if key == "adam" and value not in ("keras", "fused"):
+            sys.exit(f"--set {setting!r}: adam is keras (Keras's own Adam) or fused (daekit's, the default)")
         if key in ("strategy", "cpu_devices"):
             sys.exit(f"--set {setting!r}: {key} is what the ways change; choose the ways with --way instead")
         variants.setdefault(label, {})[key] = value

@@ -131,7 +131,8 @@ class TrainConfig:
     encoder: ComponentSpec = _component("conv:padding=same")
     decoder: ComponentSpec = _component("conv:tail_filters=32,padding=same")
     loss: ComponentSpec = _component("mse")
-    optimizer: str = option("adam", choices=("adam", "adamw", "rmsprop", "sgd"), help="Keras optimizer.")
+    optimizer: str = option("adam", choices=("adam", "adamw", "rmsprop", "sgd"),
+                            help="Keras optimizer (adam and adamw update each variable with TensorFlow's fused kernel).")
     learning_rate: float = option(2e-3, min_exclusive=0.0, help="Learning rate.")
     beta_1: float = option(0.9, min=0.0, max=0.999999, help="Adam/AdamW beta_1 (momentum for SGD/RMSprop).")
     beta_2: float = option(0.999, min=0.0, max=0.999999, help="Adam/AdamW beta_2.")
