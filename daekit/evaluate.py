@@ -68,9 +68,8 @@ def one_batch_per_call(model):
     """``model.predict`` one batch per compiled call, whatever ``steps_per_execution`` it was
     compiled with. With several, Keras's predict function takes a list of batches and is traced
     again for each new length of list or shape of batch: the one-batch warm-up, the full lists,
-    and the list holding the smaller last batch each trace it anew, inside the timed call, which
-    under ``mirrored`` takes seconds each (docs/evaluation.md). Inference batches are large
-    enough that a call per batch costs little."""
+    and the list holding the smaller last batch each trace it anew, inside the timed call
+    (docs/recipes.md). Inference batches are large enough that a call per batch costs little."""
     steps = getattr(model, "steps_per_execution", 1)
     if steps == 1:
         yield

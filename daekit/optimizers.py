@@ -38,7 +38,6 @@ def dtype_policy(name: str):
         keras.config.set_dtype_policy(previous)
 
 
-
 class _FusedAdamStep:
     """Adam's update of one variable as TensorFlow's fused ``ResourceApplyAdam``.
 
