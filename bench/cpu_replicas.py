@@ -24,9 +24,9 @@ starts):
 ``bench/recipes.py --set`` changes them; repeat it to change several), measured the same ways
 beside the preset itself (``LABEL:adam=keras`` is not a setting but trains with Keras's own
 ``keras.optimizers.Adam`` where daekit uses its fused one); ``--way`` keeps only the ways
-whose names start with the words given. Images per second count training steps only, from the end of the epoch's first step to the
-end of its last. The ways run in turns, ``--repeats`` times, and each way's best is kept, to
-even out the noise of a shared machine.
+whose names start with the words given. Images per second count training steps only, from
+the end of the epoch's first step to the end of its last. The ways run in turns,
+``--repeats`` times, and each way's best is kept, to even out the noise of a shared machine.
 """
 
 from __future__ import annotations

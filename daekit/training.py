@@ -245,7 +245,7 @@ def _train(config, plugins, verbose, strategy, run, signals, extra_callbacks) ->
                 f"{', '.join(map(str, fitting))}"
             )
         # Keras's own loop for several steps per execution fails with several replicas
-        # (keras-team/keras#19246): daekit unrolls it under mirrored and refuses it elsewhere.
+        # (keras-team/keras#19246): daekit runs the steps itself under mirrored and refuses them elsewhere.
         several_steps = config.steps_per_execution > 1 and replicas > 1
         if several_steps and config.strategy == "multi-worker":
             raise ConfigError(
