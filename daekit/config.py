@@ -153,6 +153,8 @@ class TrainConfig:
     checkpoint_every: int = option(200, min=0, help="Steps between checkpoints inside an epoch (0: at epoch ends only).")
     deterministic: bool = option(False, help="Deterministic TensorFlow ops: reruns and resumed runs give identical weights.")
     augment: str = option("none", choices=AUGMENTS, help="flip: mirror a random half of each epoch's training images left to right.")
+    crop: int = option(0, min=0, help="Train on random crops of this side (pixels) instead of whole images; 0: whole images.")
+    crop_epochs: int = option(0, min=0, help="Epochs, from the first, that train on crops (the rest on whole images); 0: all.")
     validation_split: float = option(0.1, min_exclusive=0.0, max=0.5, help="Share of training images kept for validation.")
     limit: int | None = option(None, type=int, min=2, help="Use at most this many training images.")
     test_limit: int | None = option(None, type=int, min=1, help="Evaluate on at most this many test images.")

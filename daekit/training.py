@@ -60,6 +60,44 @@ def check_components(config: TrainConfig, plugins: Plugins) -> None:
         raise ConfigError(problems)
 
 
+def crop_epochs(config: TrainConfig) -> int:
+    """How many epochs, from the first, train on crops (0 without ``crop``).
+
+    Raises:
+        ConfigError: ``crop_epochs`` without ``crop``, or more of them than ``epochs``.
+    """
+    if not config.crop:
+        if config.crop_epochs:
+            raise ConfigError(f"crop_epochs={config.crop_epochs} needs crop: give the side of the crops, e.g. crop=20")
+        return 0
+    if config.crop_epochs > config.epochs:
+        raise ConfigError(f"crop_epochs={config.crop_epochs} is more than the run's epochs={config.epochs}; "
+                          f"give at most {config.epochs} (or 0 for all of them)")
+    return config.crop_epochs or config.epochs
+
+
+def check_crop(model, crop: int, image_shape: tuple[int, ...]) -> None:
+    """Raise a ConfigError unless ``model`` turns ``crop`` x ``crop`` images into images of that size."""
+    height, width, channels = image_shape
+    if crop > min(height, width):
+        raise ConfigError(f"crop={crop} is larger than the {height}x{width} training images; give at most {min(height, width)}")
+    parts = f"encoder {type(model.encoder).name!r} and decoder {type(model.decoder).name!r}"
+    shape = (1, crop, crop, channels)
+    try:
+        model.decoder.check_code(model.encoder.code_shape(shape), model.encoder.code_layout(shape),
+                                 model.encoder.skip_shapes(shape))
+        out = tuple(model(np.zeros(shape, np.float32), training=False).shape)
+    except ConfigError as exc:
+        raise ConfigError(f"crop={crop}: {parts} cannot take {crop}x{crop} images: {exc}") from None
+    except Exception as exc:  # whatever a part raises on a size it was not built for
+        raise ConfigError(f"crop={crop}: {parts} cannot take {crop}x{crop} images "
+                          f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+                          "train a fully convolutional model (such as unet) on crops") from None
+    if out != shape:
+        raise ConfigError(f"crop={crop}: {parts} turn {crop}x{crop} images into {out[1]}x{out[2]} ones; "
+                          "train a fully convolutional model (such as unet) on crops")
+
+
 def resolve_jit_compile(setting: str) -> bool:
     """``auto`` compiles the training step with XLA on GPUs only: on the CPU, XLA's random
     number kernels make noise corruptions about 25 times slower (bench/corruptions.py)."""
@@ -79,27 +117,50 @@ def epoch_draws(count: int, seed: int, epoch: int, flips: bool = False) -> tuple
     return order, (rng.random(count) < 0.5 if flips else np.zeros(count, bool))
 
 
+def epoch_crops(count: int, seed: int, epoch: int, shape: tuple[int, int], size: int) -> np.ndarray:
+    """The top-left corners, ``(count, 2)``, of the ``size`` x ``size`` crops of ``epoch``'s
+    images (in that epoch's order) from images of ``shape`` (height, width). Like
+    :func:`epoch_draws` they depend only on the run's seed and the epoch, from a stream of their
+    own, so cropping changes neither the order nor the flips."""
+    rng = np.random.default_rng([seed, epoch, 1])
+    return np.stack([rng.integers(0, side - size + 1, count) for side in shape], axis=1).astype(np.int32)
+
+
+def crop_batch(batch: tf.Tensor, corners: tf.Tensor, size: int) -> tf.Tensor:
+    """Each image of ``batch`` (B, H, W, C) cut to ``size`` x ``size`` from its own corner (B, 2)."""
+    window = tf.range(size, dtype=corners.dtype)
+    batch = tf.gather(batch, corners[:, :1] + window, axis=1, batch_dims=1)
+    return tf.gather(batch, corners[:, 1:] + window, axis=2, batch_dims=1)
+
+
 def training_dataset(images: np.ndarray, batch_size: int, seed: int, first_epoch: int = 0, epochs: int = 1,
-                     skip_steps: int = 0, prefetch: int = -1, augment: str = "none", drop: int = 0) -> tf.data.Dataset:
+                     skip_steps: int = 0, prefetch: int = -1, augment: str = "none", drop: int = 0,
+                     crop: int = 0) -> tf.data.Dataset:
     """Clean images as (input, target) pairs for ``first_epoch`` up to ``epochs``, in each
     epoch's own order, skipping the first ``skip_steps`` batches; ``augment="flip"`` mirrors
-    the images :func:`epoch_draws` picks; ``drop`` leaves out the last images of each epoch's
+    the images :func:`epoch_draws` picks; ``crop`` cuts each to ``crop`` x ``crop`` pixels at
+    the corner :func:`epoch_crops` draws; ``drop`` leaves out the last images of each epoch's
     order (see :func:`replica_remainder`). Noise is added in the model."""
     if augment not in AUGMENTS:
         raise ConfigError(f"augment={augment!r}: choose one of {', '.join(AUGMENTS)}")
     pixels = tf.constant(images)
-    orders = [
-        tf.data.Dataset.from_tensor_slices(
-            tuple(draws[: len(images) - drop] for draws in epoch_draws(len(images), seed, epoch, augment == "flip"))
-        ).batch(batch_size)
-        for epoch in range(first_epoch, epochs)
-    ]
+    count, shape = len(images), images.shape[1:3]
+
+    def draws(epoch):
+        drawn = epoch_draws(count, seed, epoch, augment == "flip")
+        corners = epoch_crops(count, seed, epoch, shape, crop) if crop else np.zeros((count, 2), np.int32)
+        return tuple(column[: count - drop] for column in (*drawn, corners))
+
+    orders = [tf.data.Dataset.from_tensor_slices(draws(epoch)).batch(batch_size) for epoch in range(first_epoch, epochs)]
     batches = orders[0]
     for later in orders[1:]:
         batches = batches.concatenate(later)
 
-    def gather(indices, flips):
-        batch = tf.cast(tf.gather(pixels, indices), tf.float32) / 255.0
+    def gather(indices, flips, corners):
+        batch = tf.gather(pixels, indices)
+        if crop:
+            batch = crop_batch(batch, corners, crop)
+        batch = tf.cast(batch, tf.float32) / 255.0
         if augment == "flip":
             batch = tf.where(flips[:, None, None, None], tf.reverse(batch, axis=[2]), batch)
         return batch, batch
@@ -143,11 +204,14 @@ def _validation_batch(config: TrainConfig, count: int = 0, replicas: int = 1) ->
     return replica_batch(count, max(config.batch_size, EVALUATION_BATCH), replicas)
 
 
-def _pipeline(config: TrainConfig, validation: int = 0, replicas: int = 1, drop: int = 0) -> dict[str, Any]:
+def _pipeline(config: TrainConfig, validation: int = 0, replicas: int = 1, drop: int = 0, cropped: int = 0) -> dict[str, Any]:
     return {
         "order": "a permutation per epoch from (seed, epoch)", "batch_size": config.batch_size,
-        "map": "gather and scale to [0, 1]" + (", mirror half the images (epoch_draws)" if config.augment == "flip" else "")
+        "map": "gather" + (f", cut to {config.crop}x{config.crop} (epoch_crops)" if cropped else "")
+               + ", scale to [0, 1]" + (", mirror half the images (epoch_draws)" if config.augment == "flip" else "")
                + ", parallel (AUTOTUNE)", "noise": "in the model, inside the training step",
+        **({"crops": f"random {config.crop}x{config.crop} crops in epochs 1 to {cropped}"
+                     + (f", whole images from epoch {cropped + 1}" if cropped < config.epochs else "")} if cropped else {}),
         "prefetch": "AUTOTUNE" if config.prefetch < 0 else config.prefetch,
         "validation_batch_size": _validation_batch(config, validation, replicas),
         **({"left_out_per_epoch": f"the last {drop} image(s) of each epoch's order, too few for one per replica"}
@@ -196,6 +260,7 @@ def train(config: TrainConfig | None = None, plugins: Plugins | None = None, ver
     strategy = make_strategy(config.strategy, config.cpu_devices)
     plugins = plugins or get_plugins()
     check_components(config, plugins)
+    crop_epochs(config)
     signals = SignalFlag()
     with signals.installed():
         if config.deterministic:
@@ -269,6 +334,10 @@ def _train(config, plugins, verbose, strategy, run, signals, extra_callbacks) ->
             model.compile(optimizer=make_optimizer(config, steps_per_epoch), loss=build_loss(config.loss, plugins),
                           metrics=[psnr, ssim], jit_compile=jit_compile, steps_per_execution=config.steps_per_execution)
             model.optimizer.build(model.trainable_variables)
+        cropped = crop_epochs(config)
+        if cropped:
+            with strategy.scope():
+                check_crop(model, config.crop, data.image_shape)
         if several_steps:
             model.train_function = multi_step_train_function(model)
         if config.strategy == "multi-worker":
@@ -295,7 +364,7 @@ def _train(config, plugins, verbose, strategy, run, signals, extra_callbacks) ->
             compile={"jit_compile": jit_compile, "steps_per_execution": config.steps_per_execution,
                      "precision": config.precision, "deterministic": config.deterministic},
             strategy=describe_strategy(strategy, config.strategy),
-            pipeline=_pipeline(config, len(val_images), replicas, drop),
+            pipeline=_pipeline(config, len(val_images), replicas, drop, cropped),
             progress={"epoch": progress.epoch, "step": progress.step} if progress.global_step else None)
         # Validation noise is drawn once, from its own seed: every epoch is scored on the same images.
         val_clean = to_float(val_images)
@@ -314,13 +383,25 @@ def _train(config, plugins, verbose, strategy, run, signals, extra_callbacks) ->
         if progress.step:
             phases.append((progress.epoch, progress.epoch + 1, progress.step))
         if progress.epoch + bool(progress.step) < config.epochs:
-            phases.append((progress.epoch + bool(progress.step), config.epochs, 0))
+            whole = progress.epoch + bool(progress.step)
+            # Cropped and whole-image epochs are separate phases: their batches differ in shape.
+            if whole < cropped < config.epochs:
+                phases.append((whole, cropped, 0))
+                whole = cropped
+            phases.append((whole, config.epochs, 0))
         with signals.arm(), strategy.scope():
+            trained_crop = None
             for first, last, skip in phases:
                 state.offset = skip
+                crop = config.crop if first < cropped else 0
+                if trained_crop is not None and trained_crop != crop:
+                    # A new train function traces the step for the new image size (the old one
+                    # would trace it again for any size, and folding layers need static sizes).
+                    model.train_function = multi_step_train_function(model) if several_steps else None
+                trained_crop = crop
                 model.fit(
                     training_dataset(train_images, config.batch_size, config.seed, first, last, skip, config.prefetch,
-                                     config.augment, drop),
+                                     config.augment, drop, crop),
                     initial_epoch=first, epochs=last, steps_per_epoch=steps_per_epoch - skip if skip else steps_per_epoch,
                     validation_data=(val_noisy, val_clean),
                     validation_batch_size=_validation_batch(config, len(val_images), replicas),
