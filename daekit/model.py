@@ -49,19 +49,23 @@ class DenoisingAutoencoder(keras.Model):
         # Parts rebuilt from a saved config arrive already built.
         if not self.encoder.built:
             self.encoder.build(input_shape)
-        code_shape = self.encoder.code_shape(input_shape)
-        skip_shapes = self.encoder.skip_shapes(input_shape)
+        self.check_parts(input_shape)
+        if self.encoder.provides_skips:
+            # Skip-connected parts build their layers on a first call; run one on zeros.
+            self.call(keras.ops.zeros((1, *input_shape[1:])))
+        elif not self.decoder.built:
+            self.decoder.build(self.encoder.code_shape(input_shape))
+
+    def check_parts(self, input_shape):
+        """Raise a ConfigError unless the decoder can take what the encoder makes of inputs of
+        ``input_shape``: its code, and skip connections if it needs them."""
         if self.decoder.uses_skips and not self.encoder.provides_skips:
             raise ConfigError(
                 f"decoder {type(self.decoder).name!r} needs skip connections, and encoder "
                 f"{type(self.encoder).name!r} provides none; use an encoder that does (such as 'unet')"
             )
-        self.decoder.check_code(code_shape, self.encoder.code_layout(input_shape), skip_shapes)
-        if self.encoder.provides_skips:
-            # Skip-connected parts build their layers on a first call; run one on zeros.
-            self.call(keras.ops.zeros((1, *input_shape[1:])))
-        elif not self.decoder.built:
-            self.decoder.build(code_shape)
+        self.decoder.check_code(self.encoder.code_shape(input_shape), self.encoder.code_layout(input_shape),
+                                self.encoder.skip_shapes(input_shape))
 
     def call(self, images, training=False):
         if training and self._mask_loss is not None:

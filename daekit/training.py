@@ -84,8 +84,7 @@ def check_crop(model, crop: int, image_shape: tuple[int, ...]) -> None:
     parts = f"encoder {type(model.encoder).name!r} and decoder {type(model.decoder).name!r}"
     shape = (1, crop, crop, channels)
     try:
-        model.decoder.check_code(model.encoder.code_shape(shape), model.encoder.code_layout(shape),
-                                 model.encoder.skip_shapes(shape))
+        model.check_parts(shape)
         out = tuple(model(np.zeros(shape, np.float32), training=False).shape)
     except ConfigError as exc:
         raise ConfigError(f"crop={crop}: {parts} cannot take {crop}x{crop} images: {exc}") from None
@@ -148,15 +147,16 @@ def training_dataset(images: np.ndarray, batch_size: int, seed: int, first_epoch
 
     def draws(epoch):
         drawn = epoch_draws(count, seed, epoch, augment == "flip")
-        corners = epoch_crops(count, seed, epoch, shape, crop) if crop else np.zeros((count, 2), np.int32)
-        return tuple(column[: count - drop] for column in (*drawn, corners))
+        if crop:
+            drawn = (*drawn, epoch_crops(count, seed, epoch, shape, crop))
+        return tuple(column[: count - drop] for column in drawn)
 
     orders = [tf.data.Dataset.from_tensor_slices(draws(epoch)).batch(batch_size) for epoch in range(first_epoch, epochs)]
     batches = orders[0]
     for later in orders[1:]:
         batches = batches.concatenate(later)
 
-    def gather(indices, flips, corners):
+    def gather(indices, flips, corners=None):
         batch = tf.gather(pixels, indices)
         if crop:
             batch = crop_batch(batch, corners, crop)
@@ -390,18 +390,15 @@ def _train(config, plugins, verbose, strategy, run, signals, extra_callbacks) ->
                 whole = cropped
             phases.append((whole, config.epochs, 0))
         with signals.arm(), strategy.scope():
-            trained_crop = None
-            for first, last, skip in phases:
+            for index, (first, last, skip) in enumerate(phases):
                 state.offset = skip
-                crop = config.crop if first < cropped else 0
-                if trained_crop is not None and trained_crop != crop:
-                    # A new train function traces the step for the new image size (the old one
-                    # would trace it again for any size, and folding layers need static sizes).
+                if index and first == cropped:
+                    # Whole images after crops: a new train function traces the step for their size
+                    # (the old one would trace it again for any size, and folding layers need static sizes).
                     model.train_function = multi_step_train_function(model) if several_steps else None
-                trained_crop = crop
                 model.fit(
                     training_dataset(train_images, config.batch_size, config.seed, first, last, skip, config.prefetch,
-                                     config.augment, drop, crop),
+                                     config.augment, drop, config.crop if first < cropped else 0),
                     initial_epoch=first, epochs=last, steps_per_epoch=steps_per_epoch - skip if skip else steps_per_epoch,
                     validation_data=(val_noisy, val_clean),
                     validation_batch_size=_validation_batch(config, len(val_images), replicas),
