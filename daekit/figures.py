@@ -5,11 +5,34 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import re
+
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from daekit.metrics import per_image_scores
+
+
+def wrap_title(title: str, width: int) -> str:
+    """``title`` in lines of about ``width`` characters, broken after " /" or a comma: component
+    specs have no spaces to break at, and a suptitle wider than its figure is cut off."""
+    lines = []
+    for index, part in enumerate(title.split(" / ") if len(title) > width else [title]):
+        line = "/ " if index else ""
+        for piece in re.split(r"(?<=,)", part):
+            if len(line) + len(piece) > width and line.strip("/ "):
+                lines.append(line)
+                line = piece
+            else:
+                line += piece
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _suptitle(figure: Figure, title: str) -> None:
+    if title:
+        figure.suptitle(wrap_title(title, int(figure.get_figwidth() * 11)))
 
 
 def _show(ax, image):
@@ -41,8 +64,7 @@ def comparison_rows(clean: np.ndarray, outputs: Mapping[str, np.ndarray], title:
             if name in scores:
                 ax.set_xlabel(f"{scores[name][column]:.1f} dB", fontsize=8)
         axes[row, 0].set_ylabel(name)
-    if title:
-        figure.suptitle(title)
+    _suptitle(figure, title)
     return figure
 
 
@@ -70,8 +92,7 @@ def loss_curves(history: Mapping[str, Sequence[float]], title: str = "", noisy_p
     psnr_ax.set_ylabel("PSNR (dB)")
     psnr_ax.set_title("denoised PSNR")
     psnr_ax.legend()
-    if title:
-        figure.suptitle(title)
+    _suptitle(figure, title)
     return figure
 
 
