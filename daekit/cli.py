@@ -67,7 +67,7 @@ def train(
     learning_rate: Annotated[Optional[str], _opt("Learning rate.", "FLOAT", "--learning-rate", "--lr")] = None,
     beta_1: Annotated[Optional[str], _opt("Adam beta_1 (momentum for sgd/rmsprop).", "FLOAT", "--beta-1")] = None,
     beta_2: Annotated[Optional[str], _opt("Adam beta_2.", "FLOAT", "--beta-2")] = None,
-    schedule: Annotated[Optional[str], _opt("Learning-rate schedule: constant or cosine (decays to zero).", "NAME")] = None,
+    schedule: Annotated[Optional[str], _opt("Learning-rate schedule: constant, or cosine or linear (decay to zero).", "NAME")] = None,
     epochs: Annotated[Optional[str], _opt("Epochs.", "INT")] = None,
     batch_size: Annotated[Optional[str], _opt("Global batch size.", "INT")] = None,
     seed: Annotated[Optional[str], _opt("Seed of weights, data order, noise and splits.", "INT")] = None,

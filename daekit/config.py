@@ -136,7 +136,8 @@ class TrainConfig:
     learning_rate: float = option(2e-3, min_exclusive=0.0, help="Learning rate.")
     beta_1: float = option(0.9, min=0.0, max=0.999999, help="Adam/AdamW beta_1 (momentum for SGD/RMSprop).")
     beta_2: float = option(0.999, min=0.0, max=0.999999, help="Adam/AdamW beta_2.")
-    schedule: str = option("constant", choices=("constant", "cosine"), help="Learning-rate schedule over the run.")
+    schedule: str = option("constant", choices=("constant", "cosine", "linear"),
+                           help="Learning-rate schedule over the run: cosine and linear decay to zero.")
     epochs: int = option(3, min=1, help="Epochs to train.")
     batch_size: int = option(64, min=1, help="Global batch size.")
     seed: int = option(0, min=0, help="Seed of weights, data order, noise and the validation split.")

@@ -15,10 +15,13 @@ from daekit.config import TrainConfig
 
 
 def make_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
-    """The configured optimizer; ``schedule=cosine`` decays the rate to zero over the run."""
-    rate = config.learning_rate
+    """The configured optimizer; ``schedule=cosine`` and ``schedule=linear`` decay the rate to
+    zero over the run, along half a cosine or a straight line."""
+    rate, steps = config.learning_rate, config.epochs * steps_per_epoch
     if config.schedule == "cosine":
-        rate = keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=config.epochs * steps_per_epoch)
+        rate = keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=steps)
+    elif config.schedule == "linear":
+        rate = keras.optimizers.schedules.PolynomialDecay(config.learning_rate, decay_steps=steps, end_learning_rate=0.0)
     if config.optimizer in ("adam", "adamw"):
         cls = FusedAdam if config.optimizer == "adam" else FusedAdamW
         return cls(learning_rate=rate, beta_1=config.beta_1, beta_2=config.beta_2)

@@ -1,6 +1,7 @@
 """The Python API, as the README shows it, on small real data."""
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -128,13 +129,16 @@ def test_plugins_can_add_commands(plugins):
     assert result.exit_code == 0 and "hello world" in result.output
 
 
-def test_cosine_schedule_decays_the_learning_rate(plugins):
+@pytest.mark.parametrize("name, quarter", [("cosine", 0.5e-3 * (1 + math.cos(math.pi / 4))), ("linear", 0.75e-3)])
+def test_schedules_decay_the_learning_rate_to_zero(plugins, name, quarter):
     from daekit.training import make_optimizer
 
-    config = daekit.TrainConfig.resolve(schedule="cosine", epochs=2, learning_rate=1e-3)
-    optimizer = make_optimizer(config, steps_per_epoch=10)
-    schedule = optimizer._learning_rate
-    assert float(schedule(0)) == pytest.approx(1e-3) and float(schedule(20)) == pytest.approx(0.0, abs=1e-9)
+    config = daekit.TrainConfig.resolve(schedule=name, epochs=2, learning_rate=1e-3)
+    rate = make_optimizer(config, steps_per_epoch=10)._learning_rate
+    assert [float(rate(step)) for step in (0, 5, 10, 20)] == pytest.approx([1e-3, quarter, 0.5e-3, 0.0], abs=1e-9)
+
+
+def test_presets_schedules():
     assert daekit.TrainConfig.resolve().schedule == "cosine"
     assert daekit.TrainConfig.resolve(preset="article").schedule == "constant"
     assert daekit.TrainConfig.resolve(preset="unet").schedule == "cosine"
