@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-
-import re
 
 import numpy as np
 from matplotlib.figure import Figure
