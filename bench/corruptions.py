@@ -24,7 +24,8 @@ import tensorflow as tf
 import daekit
 from daekit.evaluate import to_float
 from daekit.model import build_component
-from daekit.training import resolve_jit_compile, training_dataset
+from daekit.data.pipeline import training_dataset
+from daekit.distribute import resolve_jit_compile
 
 COMPOSITE_EXAMPLE = "[gaussian | salt_and_pepper]"
 

@@ -25,12 +25,26 @@ __all__ = [
     "CheckpointError", "ConfigError", "Corruption", "DaekitError", "DataError", "Decoder", "Encoder", "Loss",
     "ModelFileError", "NonFiniteError", "PluginError", "Preempted", "RunInUseError", "UnknownComponentError",
     "hookimpl", "option",
+    # What a plugin draws with, and checks itself with:
+    "SeedStream", "per_image_uniform", "pixel_grid", "blend", "SEVERITY_BANDS", "BatchNormalization", "LayerStack",
+    "run_layers", "ssim_per_image", "check_component",
     "ComponentSpec", "DenoisingAutoencoder", "TrainConfig", "build_model", "build_loss",
     "evaluate_model", "get_plugins", "load_data", "load_model", "save_model", "train",
 ]
 
+# Everything a plugin needs is importable from `daekit` itself; the plugin API is this list.
 _LAZY = {
     "Corruption": "daekit.corruption",
+    "SeedStream": "daekit.corruption",
+    "per_image_uniform": "daekit.corruption",
+    "pixel_grid": "daekit.corruption",
+    "blend": "daekit.corruption",
+    "SEVERITY_BANDS": "daekit.corruption",
+    "BatchNormalization": "daekit.layers",
+    "LayerStack": "daekit.components",
+    "run_layers": "daekit.components",
+    "ssim_per_image": "daekit.metrics",
+    "check_component": "daekit.testing",
     "Encoder": "daekit.components",
     "Decoder": "daekit.components",
     "Loss": "daekit.components",

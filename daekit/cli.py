@@ -7,6 +7,7 @@ errors exit 1 with one line; tracebacks never show local variables.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import os
 import sys
@@ -20,10 +21,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from daekit.errors import ConfigError, DaekitError, Preempted
+from daekit.kinds import KINDS
 
 app = typer.Typer(
     name="daekit",
     help="Train, evaluate and use denoising autoencoders built from plugins.",
+    epilog="Plugins may add commands of their own; `daekit plugins` lists each plugin's hooks.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
@@ -55,65 +58,38 @@ def _opt(help: str, metavar: str | None = None, *names: str):
     return typer.Option(*names, help=help, metavar=metavar, show_default=False)
 
 
-@app.command()
-def train(
-    config: Annotated[Optional[Path], _opt("TOML config file; flags override its values.", "FILE", "--config", "-c")] = None,
-    preset: Annotated[Optional[str], _opt("Starting recipe: 'default', 'unet' (stronger) or 'article' (the classic recipe, exactly).", "NAME")] = None,
-    corruption: Annotated[Optional[list[str]], _opt("Corruption, e.g. gaussian:stddev=0.2; repeat to chain several.", "SPEC")] = None,
-    encoder: Annotated[Optional[str], _opt("Encoder: conv, unet, dense or a plugin's, e.g. conv:filters=32,64,128.", "SPEC")] = None,
-    decoder: Annotated[Optional[str], _opt("Decoder: conv, unet, dense or a plugin's, e.g. conv:tail_filters=32.", "SPEC")] = None,
-    loss: Annotated[Optional[str], _opt("Loss: mse, psnr, mae, bce, charbonnier, ssim, ssim_l1, masked or a plugin's.", "SPEC")] = None,
-    optimizer: Annotated[Optional[str], _opt("adam, adamw, rmsprop or sgd.", "NAME")] = None,
-    learning_rate: Annotated[Optional[str], _opt("Learning rate.", "FLOAT", "--learning-rate", "--lr")] = None,
-    beta_1: Annotated[Optional[str], _opt("Adam beta_1 (momentum for sgd/rmsprop).", "FLOAT", "--beta-1")] = None,
-    beta_2: Annotated[Optional[str], _opt("Adam beta_2.", "FLOAT", "--beta-2")] = None,
-    schedule: Annotated[Optional[str], _opt("Learning-rate schedule: constant, or cosine or linear (decay to zero).", "NAME")] = None,
-    epochs: Annotated[Optional[str], _opt("Epochs.", "INT")] = None,
-    batch_size: Annotated[Optional[str], _opt("Global batch size.", "INT")] = None,
-    seed: Annotated[Optional[str], _opt("Seed of weights, data order, noise and splits.", "INT")] = None,
-    data: Annotated[Optional[str], _opt("fashion-mnist, mnist, or a folder of PNG/JPEG images.", "DATA")] = None,
-    data_dir: Annotated[Optional[str], _opt("Directory holding the IDX files.", "DIR")] = None,
-    image_size: Annotated[Optional[str], _opt("Side images from a folder are resized to.", "INT")] = None,
-    channels: Annotated[Optional[str], _opt("Channels of images from a folder: 1 or 3.", "INT")] = None,
-    validation_split: Annotated[Optional[str], _opt("Share of training images kept for validation.", "FLOAT")] = None,
-    augment: Annotated[Optional[str], _opt("none, or flip: mirror a random half of each epoch's training images.", "MODE")] = None,
-    crop: Annotated[Optional[str], _opt("Train on random crops of this side instead of whole images (0: whole).", "PIXELS")] = None,
-    crop_epochs: Annotated[Optional[str], _opt("Epochs, from the first, trained on crops; the rest on whole images (0: all).", "INT")] = None,
-    jit_compile: Annotated[Optional[str], _opt("XLA for the training step: auto (GPUs only), true or false.", "MODE")] = None,
-    limit: Annotated[Optional[str], _opt("Use at most this many training images.", "INT")] = None,
-    test_limit: Annotated[Optional[str], _opt("Evaluate on at most this many test images.", "INT")] = None,
-    output: Annotated[Optional[str], _opt("Directory under which the run directory is made (default: runs).", "DIR", "--output", "-o")] = None,
-    name: Annotated[Optional[str], _opt("Name of the run directory; rerunning with the same name continues the run.", "NAME")] = None,
-    resume: Annotated[Optional[Path], _opt("Continue the run in this directory (with its saved config; --epochs may add epochs).", "RUN_DIR")] = None,
-    precision: Annotated[Optional[str], _opt("float32, mixed_float16 or mixed_bfloat16.", "POLICY")] = None,
-    steps_per_execution: Annotated[Optional[str], _opt("Training steps per compiled call.", "INT")] = None,
-    prefetch: Annotated[Optional[str], _opt("Batches prepared ahead; -1: AUTOTUNE.", "INT")] = None,
-    strategy: Annotated[Optional[str], _opt("default, one-device, mirrored (all local GPUs) or multi-worker (TF_CONFIG).", "NAME")] = None,
-    cpu_devices: Annotated[Optional[str], _opt("Split the CPU into N logical devices (mirrored without GPUs).", "INT")] = None,
-    checkpoint_every: Annotated[Optional[str], _opt("Steps between checkpoints inside an epoch (0: epoch ends only).", "INT")] = None,
-    deterministic: Annotated[Optional[str], _opt("true: deterministic ops, identical weights on reruns and resumes.", "BOOL")] = None,
-):
+def _setting_option(field: attrs.Attribute):
+    """The CLI option of one training setting, from its declaration in daekit.config."""
+    meta = field.metadata
+    names = ("--" + field.name.replace("_", "-"), *meta.get("flags", ()))
+    kind = str(field.type)
+    metavar = meta.get("metavar") or next((word.upper() for word in ("bool", "int", "float") if word in kind), "TEXT")
+    value = list[str] if meta.get("multiple") else str  # daekit converts and validates, all problems at once
+    return Annotated[Optional[value], typer.Option(*names, help=meta["help"], metavar=metavar, show_default=False)]
+
+
+def setting_help(name: str) -> str:
+    """The help text of training setting ``name``, for commands that take the same value."""
+    from daekit.config import TrainConfig
+
+    return attrs.fields_dict(TrainConfig)[name].metadata["help"]
+
+
+def _train(config: Optional[Path] = None, resume: Optional[Path] = None, **settings):
     """Train a denoising autoencoder and leave metrics, figures and the model in a run directory."""
     with reported_errors():
+        _start_tensorflow_quietly()
         from daekit.config import TrainConfig
         from daekit.training import train as run_training
 
         if resume is not None:
-            if config is not None or preset is not None or output is not None or name is not None:
+            if config is not None or any(settings[key] is not None for key in ("preset", "output", "name")):
                 raise ConfigError("--resume takes the run's own config; give no --config, --preset, --output or --name with it")
             if not (resume / "config.toml").is_file():
                 raise ConfigError(f"--resume {resume}: not a daekit run directory (no config.toml)")
-            config, output, name = resume / "config.toml", str(resume.parent), resume.name
-        resolved = TrainConfig.resolve(
-            preset=preset, file=config, corruption=corruption or None, encoder=encoder, decoder=decoder, loss=loss,
-            optimizer=optimizer, learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2, schedule=schedule, epochs=epochs,
-            batch_size=batch_size, seed=seed, data=data, data_dir=data_dir, image_size=image_size,
-            channels=channels, validation_split=validation_split, augment=augment, crop=crop, crop_epochs=crop_epochs, jit_compile=jit_compile, limit=limit, test_limit=test_limit,
-            output=output, name=name, precision=precision, steps_per_execution=steps_per_execution,
-            prefetch=prefetch, strategy=strategy, cpu_devices=cpu_devices, checkpoint_every=checkpoint_every,
-            deterministic=deterministic,
-        )
-        result = run_training(resolved)
+            config, settings["output"], settings["name"] = resume / "config.toml", str(resume.parent), resume.name
+        settings["corruption"] = settings.get("corruption") or None
+        result = run_training(TrainConfig.resolve(file=config, **settings))
         report = result.evaluation
         if result.run_dir is None:
             console.print("this worker's run is complete; the chief wrote the run directory", highlight=False)
@@ -126,31 +102,58 @@ def train(
         )
 
 
+def _train_signature() -> inspect.Signature:
+    """``train``'s options: ``--config``, one per training setting (daekit.config), ``--resume``."""
+    from daekit.config import TrainConfig
+
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    return inspect.Signature([
+        inspect.Parameter("config", keyword, default=None, annotation=Annotated[Optional[Path], _opt(
+            "TOML config file; flags override its values.", "FILE", "--config", "-c")]),
+        *(inspect.Parameter(field.name, keyword, default=None, annotation=_setting_option(field))
+          for field in attrs.fields(TrainConfig)),
+        inspect.Parameter("resume", keyword, default=None, annotation=Annotated[Optional[Path], _opt(
+            "Continue the run in this directory (with its saved config; --epochs may add epochs).", "RUN_DIR")]),
+    ])
+
+
+_train.__signature__ = _train_signature()
+app.command("train")(_train)
+
+
 @app.command()
 def plugins(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False):
-    """List plugins: name, distribution, version, hooks, status and errors."""
+    """List plugins: name, distribution, version, hooks, status and errors. Exits with
+    status 1 when a plugin failed to load, so CI can run it as a check."""
+    _start_tensorflow_quietly()
     from daekit.manager import get_plugins
 
     infos = list(get_plugins().infos.values())
     if as_json:
         console.print_json(json.dumps([attrs.asdict(info) for info in infos]))
-        return
-    table = Table("name", "distribution", "version", "hooks", "status", "error")
-    for info in infos:
-        table.add_row(info.name, info.distribution or "", info.version or "", ", ".join(info.hooks),
-                      info.status, escape(info.error or ""))
-    console.print(table)
+    else:
+        table = Table("name", "distribution", "version", "hooks", "status", "error")
+        for info in infos:
+            table.add_row(info.name, info.distribution or "", info.version or "", ", ".join(info.hooks),
+                          info.status, escape(info.error or ""))
+        console.print(table)
+    failed = [info.label() for info in infos if info.status != "ok"]
+    if failed:
+        errors.print(f"[bold red]error:[/] {len(failed)} plugin(s) failed to load: {escape(', '.join(failed))}",
+                     highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
 
 
 @app.command()
-def components(kind: Annotated[Optional[str], typer.Argument(help="corruption, encoder, decoder or loss.")] = None):
+def components(kind: Annotated[Optional[str], typer.Argument(help=f"{', '.join(KINDS)}; all if omitted.")] = None):
     """List registered components by kind, with their options and defaults."""
+    with reported_errors():
+        if kind is not None and kind not in KINDS:
+            raise ConfigError(f"kind={kind!r}: choose one of {', '.join(KINDS)}")
+    _start_tensorflow_quietly()
     from daekit.manager import get_plugins
 
     registry_set = get_plugins()
-    with reported_errors():
-        if kind is not None and kind not in registry_set.registries:
-            raise ConfigError(f"kind={kind!r}: choose one of {', '.join(registry_set.registries)}")
     for registry in registry_set.registries.values():
         if kind is not None and registry.kind != kind:
             continue
@@ -185,6 +188,7 @@ def evaluate(
     """PSNR and SSIM of the noisy input, classical denoisers and the model, over the test set,
     for the model's own corruption or a list of corruptions (a robustness matrix)."""
     with reported_errors():
+        _start_tensorflow_quietly()
         import csv
 
         from daekit import baselines as classical
@@ -236,6 +240,7 @@ def denoise(
 ):
     """Denoise image files with a saved model; outputs are PNGs at the model's resolution."""
     with reported_errors():
+        _start_tensorflow_quietly()
         from daekit.images import denoise_files
         from daekit.saving import load_model
 
@@ -256,6 +261,7 @@ def preview(
 ):
     """Draw real images under corruptions, each cell labelled with its PSNR."""
     with reported_errors():
+        _start_tensorflow_quietly()
         import numpy as np
 
         from daekit.data import load_data
@@ -303,12 +309,20 @@ def _start_tensorflow_quietly() -> None:
 
 
 def main() -> None:
-    """Entry point of the ``daekit`` command: plugins may add commands first."""
-    _start_tensorflow_quietly()
-    with contextlib.suppress(Exception):
-        from daekit.manager import get_plugins
+    """Entry point of the ``daekit`` command.
 
-        get_plugins().add_commands(app)
+    TensorFlow starts only in the commands that need it, so ``daekit --help`` answers at once.
+    Plugins' own commands are loaded (which imports the plugins, and so Keras) only when the
+    command line names a command that is not built in.
+    """
+    builtin = {command.name or command.callback.__name__ for command in app.registered_commands}
+    named = next((arg for arg in sys.argv[1:] if not arg.startswith("-")), None)
+    if named is not None and named not in builtin:
+        _start_tensorflow_quietly()
+        with contextlib.suppress(Exception):
+            from daekit.manager import get_plugins
+
+            get_plugins().add_commands(app)
     app(prog_name="daekit")
 
 

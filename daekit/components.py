@@ -21,6 +21,12 @@ class Component:
     name: ClassVar[str]
     kind: ClassVar[str]
     Options: ClassVar[type] = NoOptions
+    #: A composition: its constructor takes ``children=[...]``, the components written in
+    #: ``name[a | b]``, and it serializes them in its config.
+    composite: ClassVar[bool] = False
+    #: A composition that applies its children in order, each to the output of the one before:
+    #: what an unnamed list of parts (a repeated ``--corruption``) is built with.
+    chains: ClassVar[bool] = False
 
     @classmethod
     def describe(cls) -> str:
@@ -137,9 +143,24 @@ class Loss(Component, keras.losses.Loss):
 
     Subclasses implement ``call(y_true, y_pred)`` returning one value per image or pixel,
     as any ``keras.losses.Loss`` does.
+
+    The mask API: a loss that sets ``uses_mask = True`` is given, in each training step, the
+    corruption's mask of the pixels it touched (1.0 touched, 0.0 not; see
+    :meth:`daekit.Corruption.corrupt_with_mask`) through :meth:`pixel_weights`, whose result
+    Keras applies as the per-pixel ``sample_weight`` of ``call``'s values. Validation and
+    evaluation images carry no mask: there the loss is ``call`` unweighted.
     """
 
     kind = "loss"
+    #: Whether the model hands this loss the corruption's mask in training (see :meth:`pixel_weights`).
+    uses_mask: ClassVar[bool] = False
+
+    def pixel_weights(self, mask):
+        """Per-pixel weights, the shape of the images, from the corruption's 0/1 ``mask``.
+
+        Called only when ``uses_mask`` is set; such a loss must override it.
+        """
+        raise NotImplementedError(f"{self.describe()} sets uses_mask and must define pixel_weights(mask)")
 
     def __init__(self, **kwargs):
         super().__init__(**self._take_options(kwargs))

@@ -15,13 +15,11 @@ from typing import Any
 import attrs
 
 from daekit.errors import ConfigError
+from daekit.kinds import KINDS
 from daekit.options import build_options, option
 
 STRATEGIES = ("default", "one-device", "mirrored", "multi-worker")
 AUGMENTS = ("none", "flip")
-
-KINDS = ("corruption", "encoder", "decoder", "loss")
-
 
 @attrs.frozen
 class ComponentSpec:
@@ -30,6 +28,9 @@ class ComponentSpec:
 
     The text form is ``name:key=value,key=value`` or, for a composition,
     ``name[part | part]:key=value`` (for example ``one_of[gaussian | scratches:severity=3]:weights=3,1``).
+    A list of parts without a name, ``[part | part]`` (what a repeated ``--corruption`` or a
+    TOML list gives), is a sequence: the registry's chaining component applies the parts in
+    order (:meth:`daekit.manager.Plugins.chaining`).
     """
 
     name: str
@@ -51,7 +52,7 @@ class ComponentSpec:
             rest = rest[1:]
         else:
             name, _, rest = text.partition(":")
-        if not name.strip():
+        if not name.strip() and not children:
             raise ConfigError(f"component {text!r}: a name is missing (write name:key=value)")
         options: dict[str, str] = {}
         key = None
@@ -76,11 +77,16 @@ class ComponentSpec:
         if isinstance(value, (list, tuple)):
             if len(value) == 1:
                 return cls.coerce(value[0])
-            return cls("chain", {}, tuple(cls.coerce(part) for part in value))
+            return cls("", {}, tuple(cls.coerce(part) for part in value))
         if isinstance(value, Mapping) and isinstance(value.get("name"), str):
             parts = tuple(cls.coerce(part) for part in value.get("parts", ()))
             return cls(value["name"], {k: v for k, v in value.items() if k not in ("name", "parts")}, parts)
         raise ValueError(f"expected 'name:key=value', a table with a name, or a list, got {value!r}")
+
+    @property
+    def is_sequence(self) -> bool:
+        """Whether this is an unnamed list of parts, to be applied in order."""
+        return not self.name and bool(self.children)
 
     def __str__(self) -> str:
         def text(value):
@@ -119,49 +125,103 @@ def _split_top(inner: str, separator: str) -> list[str]:
     return [part.strip() for part in [*parts, current] if part.strip()]
 
 
-def _component(default: str):
-    return attrs.field(default=ComponentSpec.parse(default), converter=ComponentSpec.coerce, metadata={"help": ""})
+def _component(kind: str, default: str, metavar: str = "SPEC", multiple: bool = False, help: str = ""):
+    """A training setting that names a component of ``kind``."""
+    return attrs.field(default=ComponentSpec.parse(default), converter=ComponentSpec.coerce, metadata={
+        "help": help or f"The {kind}, which {KINDS[kind].help}, e.g. {default} (daekit components {kind} lists them).",
+        "metavar": metavar,
+        "multiple": multiple, "resumable": False, "flags": ()})
+
+
+def setting(default: Any, *, help: str, resumable: bool = False, flags: tuple[str, ...] = (), metavar: str | None = None,
+            **constraints) -> Any:
+    """Declare one training setting, once, for every place that reads it.
+
+    The TOML key and :meth:`TrainConfig.resolve` keyword are the field's name; the CLI option
+    is ``--name-with-dashes`` plus ``flags``, with ``help`` as its help text and ``metavar``
+    (default: the value's type). ``resumable`` says whether a resumed run may change it. The
+    converters and ``constraints`` are those of :func:`daekit.option`.
+    """
+    return option(default, help=help, **constraints,
+                  metadata={"resumable": resumable, "flags": flags, "metavar": metavar, "multiple": False})
+
+
+def _check_rules(config: TrainConfig) -> None:
+    """Rules between settings, checked whenever a config is built (so before any run directory
+    is written). Rules that need the devices found at run time live in :mod:`daekit.distribute`."""
+    split_cpu = config.strategy == "mirrored" and config.cpu_devices > 1
+    if config.jit_compile == "true" and split_cpu:
+        # TensorFlow compiles the replicas' step for the first device, which then cannot
+        # reach the variables of the others ("Trying to access resource ... located in device").
+        raise ValueError(
+            f"jit_compile=true with strategy=mirrored over {config.cpu_devices} logical CPU devices: XLA cannot reach "
+            "the variables of replicas on other CPU devices; use jit_compile=auto (XLA on GPUs only) or false, "
+            "or train on one device")
+    if config.steps_per_execution > 1 and (split_cpu or config.strategy == "multi-worker"):
+        over = f"{config.cpu_devices} logical CPU devices" if split_cpu else "several workers"
+        raise ValueError(
+            f"steps_per_execution={config.steps_per_execution} with strategy={config.strategy} over {over}: Keras "
+            "cannot run several steps per execution over more than one replica (keras-team/keras#19246); "
+            "use steps_per_execution=1 with this strategy")
 
 
 @attrs.frozen
 class TrainConfig:
-    """Everything a training run needs; :meth:`resolve` builds one from layered sources."""
+    """Everything a training run needs; :meth:`resolve` builds one from layered sources.
 
-    corruption: ComponentSpec = _component("gaussian:stddev=0.1")
-    encoder: ComponentSpec = _component("conv:padding=same")
-    decoder: ComponentSpec = _component("conv:tail_filters=32,padding=same")
-    loss: ComponentSpec = _component("mse")
-    optimizer: str = option("adam", choices=("adam", "adamw", "rmsprop", "sgd"),
-                            help="Keras optimizer (adam and adamw update each variable with TensorFlow's fused kernel).")
-    learning_rate: float = option(2e-3, min_exclusive=0.0, help="Learning rate.")
-    beta_1: float = option(0.9, min=0.0, max=0.999999, help="Adam/AdamW beta_1 (momentum for SGD/RMSprop).")
-    beta_2: float = option(0.999, min=0.0, max=0.999999, help="Adam/AdamW beta_2.")
-    schedule: str = option("constant", choices=("constant", "cosine", "linear"),
-                           help="Learning-rate schedule over the run: cosine and linear decay to zero.")
-    epochs: int = option(3, min=1, help="Epochs to train.")
-    batch_size: int = option(64, min=1, help="Global batch size.")
-    seed: int = option(0, min=0, help="Seed of weights, data order, noise and the validation split.")
-    data: str = option("fashion-mnist", help="'fashion-mnist', 'mnist' or a folder of images.")
-    data_dir: str | None = option(None, type=str, help="Directory holding the IDX files.")
-    image_size: int = option(28, min=4, help="Side images from a folder are resized to.")
-    channels: int = option(1, choices=(1, 3), help="Channels of images from a folder.")
-    jit_compile: str = option("auto", choices=("auto", "true", "false"), help="XLA compilation of the training step; auto: on GPUs only.")
-    precision: str = option("float32", choices=("float32", "mixed_float16", "mixed_bfloat16"), help="Keras dtype policy of the model.")
-    steps_per_execution: int = option(1, min=1, help="Training steps per compiled call.")
-    prefetch: int = option(-1, min=-1, help="Batches the input pipeline prepares ahead; -1: tf.data AUTOTUNE.")
-    strategy: str = option("default", choices=STRATEGIES, help="tf.distribute strategy.")
-    cpu_devices: int = option(0, min=0, help="Split the CPU into this many logical devices (for 'mirrored' without GPUs).")
-    checkpoint_every: int = option(200, min=0, help="Steps between checkpoints inside an epoch (0: at epoch ends only).")
-    deterministic: bool = option(False, help="Deterministic TensorFlow ops: reruns and resumed runs give identical weights.")
-    augment: str = option("none", choices=AUGMENTS, help="flip: mirror a random half of each epoch's training images left to right.")
-    crop: int = option(0, min=0, help="Train on random crops of this side (pixels) instead of whole images; 0: whole images.")
-    crop_epochs: int = option(0, min=0, help="Epochs, from the first, that train on crops (the rest on whole images); 0: all.")
-    validation_split: float = option(0.1, min_exclusive=0.0, max=0.5, help="Share of training images kept for validation.")
-    limit: int | None = option(None, type=int, min=2, help="Use at most this many training images.")
-    test_limit: int | None = option(None, type=int, min=1, help="Evaluate on at most this many test images.")
-    output: str = option("runs", help="Directory under which each run gets its own directory.")
-    name: str | None = option(None, type=str, help="Name of the run directory (default: time and parts).")
-    preset: str = option("default", help="The preset this config started from.")
+    Each field is declared once, with :func:`setting` (or a component spec): its name, type,
+    default, help, validation and whether a resumed run may change it. The CLI's options,
+    TOML files, :meth:`resolve` and the resume check all read these declarations.
+    """
+
+    preset: str = setting("default", metavar="NAME", resumable=True,
+                          help="Starting recipe: 'default', 'unet' (stronger) or 'article' (the classic recipe, exactly).")
+    corruption: ComponentSpec = _component("corruption", "gaussian:stddev=0.1", multiple=True, help=(
+        "Corruption, e.g. gaussian:stddev=0.2; repeat to apply several in order."))
+    encoder: ComponentSpec = _component("encoder", "conv:padding=same")
+    decoder: ComponentSpec = _component("decoder", "conv:tail_filters=32,padding=same")
+    loss: ComponentSpec = _component("loss", "mse")
+    optimizer: str = setting("adam", choices=("adam", "adamw", "rmsprop", "sgd"), metavar="NAME",
+                             help="Keras optimizer: adam, adamw, rmsprop or sgd.")
+    learning_rate: float = setting(2e-3, min_exclusive=0.0, flags=("--lr",), help="Learning rate.")
+    beta_1: float = setting(0.9, min=0.0, max=0.999999, help="Adam/AdamW beta_1 (momentum for SGD/RMSprop).")
+    beta_2: float = setting(0.999, min=0.0, max=0.999999, help="Adam/AdamW beta_2.")
+    schedule: str = setting("constant", choices=("constant", "cosine", "linear"), metavar="NAME",
+                            help="Learning-rate schedule: constant, or cosine or linear (decay to zero over the run).")
+    epochs: int = setting(3, min=1, resumable=True, help="Epochs to train (a resumed run may be given more).")
+    batch_size: int = setting(64, min=1, help="Global batch size.")
+    seed: int = setting(0, min=0, help="Seed of weights, data order, noise and the validation split.")
+    data: str = setting("fashion-mnist", metavar="DATA", help="fashion-mnist, mnist, or a folder of PNG/JPEG images.")
+    data_dir: str | None = setting(None, type=str, metavar="DIR", help="Directory holding the IDX files.")
+    image_size: int = setting(28, min=4, help="Side images from a folder are resized to.")
+    channels: int = setting(1, choices=(1, 3), help="Channels of images from a folder: 1 or 3.")
+    validation_split: float = setting(0.1, min_exclusive=0.0, max=0.5, help="Share of training images kept for validation.")
+    augment: str = setting("none", choices=AUGMENTS, metavar="MODE",
+                           help="none, or flip: mirror a random half of each epoch's training images left to right.")
+    limit: int | None = setting(None, type=int, min=2, help="Use at most this many training images.")
+    test_limit: int | None = setting(None, type=int, min=1, resumable=True, help="Evaluate on at most this many test images.")
+    output: str = setting("runs", flags=("-o",), metavar="DIR", resumable=True,
+                          help="Directory under which each run gets its own directory.")
+    name: str | None = setting(None, type=str, metavar="NAME", resumable=True,
+                               help="Name of the run directory; rerunning with the same name continues the run.")
+    precision: str = setting("float32", choices=("float32", "mixed_float16", "mixed_bfloat16"), metavar="POLICY",
+                             help="Keras dtype policy: float32, mixed_float16 or mixed_bfloat16.")
+    jit_compile: str = setting("auto", choices=("auto", "true", "false"), metavar="MODE", resumable=True,
+                               help="XLA for the training step: auto (GPUs only), true or false.")
+    steps_per_execution: int = setting(1, min=1, resumable=True, help="Training steps per compiled call.")
+    prefetch: int = setting(-1, min=-1, resumable=True, help="Batches the input pipeline prepares ahead; -1: AUTOTUNE.")
+    strategy: str = setting("default", choices=STRATEGIES, metavar="NAME", resumable=True,
+                            help="tf.distribute strategy: default, one-device, mirrored (all local GPUs, or --cpu-devices) "
+                                 "or multi-worker (TF_CONFIG).")
+    cpu_devices: int = setting(0, min=0, resumable=True,
+                               help="Split the CPU into this many logical devices (for mirrored without GPUs).")
+    checkpoint_every: int = setting(200, min=0, resumable=True,
+                                    help="Steps between checkpoints inside an epoch (0: at epoch ends only).")
+    deterministic: bool = setting(False, resumable=True,
+                                  help="Deterministic TensorFlow ops: reruns and resumed runs give identical weights.")
+
+    def __attrs_post_init__(self):
+        _check_rules(self)
 
     @classmethod
     def resolve(cls, preset: str | None = None, file: str | Path | None = None, **overrides) -> TrainConfig:
@@ -181,6 +241,11 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         values = attrs.asdict(self, recurse=False)
         return {k: (str(v) if isinstance(v, ComponentSpec) else v) for k, v in values.items() if v is not None}
+
+
+def resumable_settings() -> frozenset[str]:
+    """The settings a resumed run may change: how long it trains, where, and how fast, but not what."""
+    return frozenset(field.name for field in attrs.fields(TrainConfig) if field.metadata.get("resumable"))
 
 
 PRESETS: dict[str, dict[str, Any]] = {

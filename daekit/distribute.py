@@ -65,6 +65,34 @@ def make_strategy(name: str, cpu_devices: int = 0) -> tf.distribute.Strategy:
     raise ConfigError(f"strategy={name!r}: choose one of {', '.join(STRATEGIES)}")
 
 
+def resolve_jit_compile(setting: str) -> bool:
+    """``auto`` compiles the training step with XLA on GPUs only: on the CPU, XLA's random
+    number kernels make noise corruptions about 25 times slower (bench/corruptions.py)."""
+    if setting == "auto":
+        return bool(tf.config.list_physical_devices("GPU"))
+    return setting == "true"
+
+
+def check_steps(steps_per_execution: int, steps_per_epoch: int, replicas: int) -> None:
+    """Refuse ``steps_per_execution`` where Keras cannot run it: across the end of an epoch,
+    or over several replicas (the rule between settings in daekit.config catches the cases
+    that the settings alone decide; this one also sees several GPUs under ``mirrored``).
+
+    Raises:
+        ConfigError: Naming the setting and what would work.
+    """
+    if steps_per_epoch % steps_per_execution:
+        # Keras runs whole executions: the last one of an epoch would take batches of the next.
+        fitting = [n for n in range(1, min(steps_per_epoch, 64) + 1) if steps_per_epoch % n == 0]
+        raise ConfigError(
+            f"steps_per_execution={steps_per_execution} does not divide the {steps_per_epoch} steps of an epoch "
+            f"(Keras would run the last execution into the next epoch); choose one of {', '.join(map(str, fitting))}")
+    if steps_per_execution > 1 and replicas > 1:
+        raise ConfigError(
+            f"steps_per_execution={steps_per_execution} over {replicas} replicas: Keras cannot run several steps per "
+            "execution over more than one replica (keras-team/keras#19246); use steps_per_execution=1 with this strategy")
+
+
 def is_writer(strategy: tf.distribute.Strategy) -> bool:
     """Whether this process writes the run directory: the chief under multi-worker, else always."""
     return bool(getattr(strategy.extended, "should_checkpoint", True))
@@ -107,34 +135,3 @@ def fit_multi_worker(model) -> None:
     object.__setattr__(model, "train_step", vectors(model.train_step))
     object.__setattr__(model, "test_step", vectors(model.test_step))
     model._distribute_strategy = None
-
-
-def multi_step_train_function(model):
-    """A train function for ``steps_per_execution`` above 1 under ``mirrored``.
-
-    Keras 3.15 runs the steps of an execution in a ``tf.while_loop`` over optional batches,
-    which fails with more than one replica (keras-team/keras#19246). daekit makes
-    ``steps_per_execution`` divide the steps of an epoch, so every execution runs all its steps
-    and needs no optional batches: a first step, then a ``tf.range`` loop over the others. (A
-    loop traces the step twice however many steps there are; unrolling the steps traced it
-    ``steps_per_execution`` times, which made the first epoch longer.) Each step returns the
-    replicas' logs averaged, as Keras's own function does outside TPUs.
-    """
-    strategy, steps = model.distribute_strategy, model.steps_per_execution
-
-    def average(value):
-        if isinstance(value, tf.distribute.DistributedValues):
-            return tf.reduce_mean(strategy.experimental_local_results(value), axis=0)
-        return value
-
-    def one_step(iterator):
-        return tf.nest.map_structure(average, strategy.run(model.train_step, args=(iterator.get_next(),)))
-
-    @tf.function(reduce_retracing=True, jit_compile=False)
-    def multi_step_on_iterator(iterator):
-        logs = one_step(iterator)
-        for _ in tf.range(steps - 1):
-            logs = one_step(iterator)
-        return logs
-
-    return multi_step_on_iterator

@@ -16,6 +16,10 @@ import keras
 
 # The fused kernel raises smaller epsilons to this value; such layers keep Keras's own path.
 _FUSED_MIN_EPSILON = 1.001e-5
+# The fused path reads Keras's private ``_reduction_axes``; it is tested with these Keras
+# versions (pyproject.toml pins them), and any other runs Keras's own layer.
+TESTED_KERAS = ("3.15",)
+_TESTED = ".".join(keras.__version__.split(".")[:2]) in TESTED_KERAS
 
 
 @keras.saving.register_keras_serializable(package="daekit")
@@ -30,7 +34,8 @@ class BatchNormalization(keras.layers.BatchNormalization):
 
     def _fusable(self, inputs, mask) -> bool:
         return (
-            keras.backend.backend() == "tensorflow"
+            _TESTED
+            and keras.backend.backend() == "tensorflow"
             and mask is None
             and len(inputs.shape) == 4
             and inputs.shape[-1] is not None

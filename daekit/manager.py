@@ -16,19 +16,12 @@ import attrs
 import pluggy
 
 from daekit import hookspecs
-from daekit.components import Component, Decoder, Encoder, Loss
-from daekit.corruption import Corruption
-from daekit.errors import PluginError
+from daekit.components import Component
+from daekit.errors import ConfigError, PluginError
+from daekit.kinds import KINDS
 from daekit.registry import Registry
 
 ENTRY_POINT_GROUP = "daekit"
-KINDS: dict[str, type[Component]] = {"corruption": Corruption, "encoder": Encoder, "decoder": Decoder, "loss": Loss}
-HOOK_OF_KIND = {
-    "corruption": "register_corruptions",
-    "encoder": "register_encoders",
-    "decoder": "register_decoders",
-    "loss": "register_losses",
-}
 
 
 @attrs.define
@@ -55,7 +48,7 @@ class Plugins:
         self.pm = pluggy.PluginManager("daekit")
         self.pm.add_hookspecs(hookspecs)
         self.infos: dict[str, PluginInfo] = {}
-        self.registries = {kind: Registry(kind, base) for kind, base in KINDS.items()}
+        self.registries = {name: Registry(name, kind.base_class()) for name, kind in KINDS.items()}
 
     def load_entry_points(self, only: str | None = None) -> None:
         """Load every ``daekit`` entry point, or those named in ``only`` / the environment."""
@@ -92,8 +85,8 @@ class Plugins:
             return self._fail(info, f"unknown hook: {exc}")
         info.hooks = sorted(caller.name for caller in self.pm.get_hookcallers(module) or [])
         self.infos[info.name] = info
-        for kind, hook_name in HOOK_OF_KIND.items():
-            registry = self.registries[kind]
+        for kind, registry in self.registries.items():
+            hook_name = KINDS[kind].hook
             for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
                 if impl.plugin_name != info.name:
                     continue
@@ -121,6 +114,26 @@ class Plugins:
     def component(self, kind: str, name: str) -> type[Component]:
         """The class of component ``name`` of ``kind``; errors mention failed plugins."""
         return self.registries[kind].get(name, failed=self.failed())
+
+    def chaining(self, kind: str) -> type[Component]:
+        """The component of ``kind`` that applies a list of parts in order (it declares
+        ``chains = True``): what a repeated ``--corruption`` builds.
+
+        Raises:
+            ConfigError: No loaded plugin provides one, or several do.
+        """
+        registry = self.registries[kind]
+        found = [name for name in registry.names() if registry.get(name).chains]
+        if len(found) == 1:
+            return registry.get(found[0])
+        if not found:
+            loaded = ", ".join(info.name for info in self.infos.values() if info.status == "ok") or "none"
+            raise ConfigError(
+                f"a list of {kind}s (a repeated --{kind}) needs a {kind} that chains its parts (one declaring "
+                f"chains = True), and no loaded plugin registers one (loaded plugins: {loaded}); give one {kind}, "
+                "or load a plugin that chains (DAEKIT_LOAD_PLUGINS)")
+        raise ConfigError(f"a list of {kind}s: several {kind}s chain their parts ({', '.join(found)}); "
+                          f"name one, as {found[0]}[a | b]")
 
     def add_commands(self, app) -> None:
         """Let plugins add CLI commands; a plugin whose hook fails is reported, not fatal."""

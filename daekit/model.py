@@ -7,11 +7,12 @@ from typing import Any
 
 import keras
 
-from daekit.components import Component, Decoder, Encoder
-from daekit.corruption import Corruption
+from daekit.components import Component, Loss
 from daekit.config import ComponentSpec
 from daekit.errors import ConfigError
+from daekit.kinds import KINDS, MODEL_PARTS
 from daekit.manager import Plugins, get_plugins
+from daekit.options import build_options
 
 
 @keras.saving.register_keras_serializable(package="daekit")
@@ -43,7 +44,7 @@ class DenoisingAutoencoder(keras.Model):
 
     def compile(self, *args, **kwargs):
         super().compile(*args, **kwargs)
-        object.__setattr__(self, "_mask_loss", self.loss if getattr(self.loss, "uses_mask", False) else None)
+        object.__setattr__(self, "_mask_loss", self.loss if isinstance(self.loss, Loss) and self.loss.uses_mask else None)
 
     def build(self, input_shape):
         # Parts rebuilt from a saved config arrive already built.
@@ -94,13 +95,13 @@ class DenoisingAutoencoder(keras.Model):
             "name": self.name,
             "image_shape": list(self.image_shape),
             "manifest": self.manifest,
-            **{part: keras.saving.serialize_keras_object(getattr(self, part)) for part in ("corruption", "encoder", "decoder")},
+            **{part: keras.saving.serialize_keras_object(getattr(self, part)) for part in MODEL_PARTS},
         }
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        for part in ("corruption", "encoder", "decoder"):
+        for part in MODEL_PARTS:
             config[part] = keras.saving.deserialize_keras_object(config[part])
         return cls(**config)
 
@@ -109,21 +110,41 @@ def build_component(kind: str, spec: Any, plugins: Plugins | None = None, **extr
     """A component of ``kind`` from a spec (``"name:key=value"``, a table or a ComponentSpec).
 
     Its constructor converts and validates every option; composed corruptions
-    (``chain[a | b]``) build their parts first.
+    (``chain[a | b]``) build their parts first, and an unnamed list of parts (``[a | b]``)
+    is built by the registry's chaining component (:meth:`Plugins.chaining`).
     """
     if isinstance(spec, Component):
         return spec
     plugins = plugins or get_plugins()
     spec = ComponentSpec.coerce(spec)
-    cls = plugins.component(kind, spec.name)
+    cls = plugins.chaining(kind) if spec.is_sequence else plugins.component(kind, spec.name)
     if spec.children:
-        if not getattr(cls, "composite", False):
+        if not cls.composite:
             raise ConfigError(f"{cls.describe()} takes no components in [...]")
         extra["children"] = [build_component(kind, child, plugins) for child in spec.children]
     try:
         return cls(**spec.options, **extra)
     except TypeError as exc:  # a constructor argument the component does not take
         raise ConfigError(f"{cls.describe()}: {exc}") from None
+
+
+def check_specs(specs: dict[str, Any], plugins: Plugins) -> None:
+    """Resolve every component name and option of ``specs`` (kind -> spec) and report all
+    problems at once; decoders are checked by their options only, since their image shape is
+    known once the data is loaded."""
+    problems = []
+    for kind, spec in specs.items():
+        try:
+            spec = ComponentSpec.coerce(spec)
+            if kind == "decoder" and not spec.is_sequence:
+                cls = plugins.component(kind, spec.name)
+                build_options(cls.Options, spec.options, owner=cls.describe())
+            else:
+                build_component(kind, spec, plugins)
+        except ConfigError as exc:
+            problems += exc.problems
+    if problems:
+        raise ConfigError(problems)
 
 
 def part_manifest(component: Component, plugins: Plugins) -> dict[str, Any]:
@@ -174,7 +195,8 @@ def build_model(
             problems += exc.problems
     if problems:
         raise ConfigError(problems)
-    for kind, base in (("corruption", Corruption), ("encoder", Encoder), ("decoder", Decoder)):
+    for kind in MODEL_PARTS:
+        base = KINDS[kind].base_class()
         if not isinstance(parts[kind], base):
             raise ConfigError(f"{kind}: {parts[kind]!r} is not a daekit.{base.__name__}")
     manifest = {kind: part_manifest(part, plugins) for kind, part in parts.items()}

@@ -80,6 +80,7 @@ def option(
     choices: Sequence[Any] | None = None,
     nonempty: bool = False,
     type: type | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> Any:
     """Declare one option of a component: its default, help text and constraints.
 
@@ -96,6 +97,8 @@ def option(
         choices: The only values allowed.
         nonempty: For tuples, refuse an empty tuple.
         type: The value type when ``default`` is ``None`` (the option is then optional).
+        metadata: More entries for the field's metadata (training settings keep their CLI
+            names and whether a resumed run may change them there).
     """
     if isinstance(default, tuple):
         element = _SCALAR_CONVERTERS[builtins.type(default[0]) if default else int]
@@ -128,7 +131,7 @@ def option(
         default=default,
         converter=converter,
         validator=check,
-        metadata={"help": help, "choices": choices},
+        metadata={"help": help, "choices": choices, **(metadata or {})},
     )
 
 

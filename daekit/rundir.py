@@ -11,14 +11,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from daekit.config import TrainConfig, dump_toml
+from daekit.config import TrainConfig, dump_toml, resumable_settings
 from daekit.errors import ConfigError, RunInUseError
 
-# Settings a resumed run may change: how long it trains, where, and how fast, but not what.
-RESUMABLE_CHANGES = frozenset({
-    "epochs", "name", "output", "preset", "test_limit", "jit_compile", "strategy", "cpu_devices",
-    "steps_per_execution", "prefetch", "checkpoint_every", "deterministic",
-})
+# Settings a resumed run may change (declared with the settings, in daekit.config).
+RESUMABLE_CHANGES = resumable_settings()
 
 
 def _now() -> str:
@@ -123,6 +120,19 @@ class RunDirectory:
                  "Use another --name for a new run. Keys that differ:"]
                 + [f"{key}: saved {saved.get(key)!r}, now {current.get(key)!r}" for key in differ]
             )
+
+    def completed(self, epochs: int) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """The evaluation and progress of a resumed run that already completed ``epochs``
+        epochs (its status set back to completed), or ``None``."""
+        before = self.status_before
+        if not self.resumed or before.get("status") != "completed" or not self.source.model.exists():
+            return None
+        evaluation, progress = before.get("evaluation"), before.get("progress", {})
+        if evaluation is None or progress.get("epoch") != epochs:
+            return None
+        if self.writes:
+            self.set_status("completed", evaluation=evaluation, progress=progress)
+        return evaluation, progress
 
     def lock(self) -> None:
         """Take the directory's lock (released by :meth:`unlock` or when the process ends)."""

@@ -10,10 +10,9 @@ from pathlib import Path
 import keras
 
 from daekit.errors import DaekitError, ModelFileError
+from daekit.kinds import MODEL_PARTS
 from daekit.manager import Plugins, get_plugins
 from daekit.model import DenoisingAutoencoder  # noqa: F401  (registers the class with Keras)
-
-PARTS = ("corruption", "encoder", "decoder")
 
 
 def save_model(model, path: str | Path) -> Path:
@@ -54,7 +53,7 @@ def read_manifest(path: str | Path) -> dict:
 
 def _parts(manifest: dict):
     """Every part of a manifest, composed parts' own parts included."""
-    pending = [manifest[kind] for kind in PARTS if manifest.get(kind)]
+    pending = [manifest[kind] for kind in MODEL_PARTS if manifest.get(kind)]
     while pending:
         part = pending.pop(0)
         yield part

@@ -11,8 +11,7 @@ import keras
 from keras import ops
 
 import daekit
-from daekit.corruption import per_image_uniform
-from daekit.options import option
+from daekit import option, per_image_uniform
 
 
 def _blur_matrix(size, sigma, dtype):

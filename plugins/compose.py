@@ -10,9 +10,7 @@ import keras
 from keras import ops
 
 import daekit
-from daekit.corruption import SeedStream
-from daekit.errors import ConfigError
-from daekit.options import option
+from daekit import ConfigError, SeedStream, option
 
 
 class _Composite(daekit.Corruption):
@@ -41,6 +39,7 @@ class Chain(_Composite):
     """Applies its parts in order, each with its own probability."""
 
     name = "chain"
+    chains = True
 
     def corrupt_with_mask(self, images, seed):
         seeds = SeedStream(seed)

@@ -18,10 +18,7 @@ import keras
 from keras import layers
 
 import daekit
-from daekit.components import LayerStack
-from daekit.errors import ConfigError
-from daekit.layers import BatchNormalization
-from daekit.options import option
+from daekit import BatchNormalization, ConfigError, LayerStack, option
 
 
 _ACTIVATIONS = ("leaky_relu", "relu", "gelu", "silu", "tanh")

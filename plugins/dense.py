@@ -7,9 +7,7 @@ import keras
 from keras import layers
 
 import daekit
-from daekit.components import LayerStack
-from daekit.errors import ConfigError
-from daekit.options import option
+from daekit import ConfigError, LayerStack, option
 
 _ACTIVATIONS = ("relu", "leaky_relu", "gelu", "silu", "tanh")
 

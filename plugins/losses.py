@@ -5,8 +5,7 @@ import keras
 import numpy as np
 
 import daekit
-from daekit.metrics import ssim_per_image
-from daekit.options import option
+from daekit import option, ssim_per_image
 
 
 @keras.saving.register_keras_serializable(package="daekit")

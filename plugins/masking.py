@@ -10,8 +10,7 @@ import keras
 from keras import ops
 
 import daekit
-from daekit.corruption import SeedStream, pixel_grid
-from daekit.options import option
+from daekit import SeedStream, option, pixel_grid
 
 
 def _fill_field():

@@ -9,8 +9,7 @@ import keras
 from keras import ops
 
 import daekit
-from daekit.corruption import SeedStream, per_image_uniform
-from daekit.options import option
+from daekit import SeedStream, option, per_image_uniform
 
 
 @keras.saving.register_keras_serializable(package="daekit")

@@ -14,8 +14,7 @@ import numpy as np
 from keras import ops
 
 import daekit
-from daekit.corruption import SeedStream, per_image_uniform
-from daekit.options import option
+from daekit import SeedStream, option, per_image_uniform
 
 _BAYER_4 = np.array([[0, 8, 2, 10], [12, 4, 14, 6], [3, 11, 1, 9], [15, 7, 13, 5]], np.float32) / 16.0 + 1.0 / 32.0 - 0.5
 

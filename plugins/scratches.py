@@ -11,8 +11,7 @@ import keras
 from keras import ops
 
 import daekit
-from daekit.corruption import SeedStream, blend, pixel_grid
-from daekit.options import option
+from daekit import SeedStream, blend, option, pixel_grid
 
 _SEGMENTS = 4  # segments per scratch: enough for a gentle curve, cheap to rasterize
 

@@ -21,10 +21,7 @@ import keras
 from keras import layers, ops
 
 import daekit
-from daekit.components import run_layers
-from daekit.errors import ConfigError
-from daekit.layers import BatchNormalization
-from daekit.options import option
+from daekit import BatchNormalization, ConfigError, option, run_layers
 
 _ACTIVATIONS = ("relu", "leaky_relu", "gelu", "silu")
 

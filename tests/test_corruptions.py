@@ -15,6 +15,7 @@ from daekit.manager import Plugins
 from daekit.metrics import per_image_scores
 from daekit.model import build_component
 from daekit.testing import check_component
+from tests.conftest import run_daekit
 
 _builtins = Plugins()
 _builtins.load_entry_points(only="daekit")
@@ -121,12 +122,26 @@ def test_composition_from_toml_and_python(plugins, tmp_path):
     path.write_text('corruption = ["gaussian:stddev=0.05", "scratches:severity=2"]\n'
                     '[loss]\nname = "masked"\nweight = 4\n')
     config = daekit.TrainConfig.resolve(file=path)
-    assert str(config.corruption) == "chain[gaussian:stddev=0.05 | scratches:severity=2]"
+    assert str(config.corruption) == "[gaussian:stddev=0.05 | scratches:severity=2]"
     chain = build_component("corruption", config.corruption)
-    assert [type(c).name for c in chain.children] == ["gaussian", "scratches"]
+    assert [type(c).name for c in chain.children] == ["gaussian", "scratches"] and type(chain).chains
     table = {"name": "one_of", "weights": [3, 1], "parts": ["jpeg:quality=10", {"name": "uniform", "amplitude": 0.1}]}
     one_of = build_component("corruption", daekit.ComponentSpec.coerce(table))
     assert one_of.options.weights == (3.0, 1.0) and one_of.children[1].options.amplitude == 0.1
+
+
+def test_a_list_of_corruptions_needs_a_plugin_that_chains(tmp_path):
+    # The core knows the chaining corruption only by what it declares (chains = True), so a
+    # plugin set without one says so instead of failing on a name it assumed.
+    without = Plugins()
+    without.load_entry_points(only="noise")
+    with pytest.raises(daekit.ConfigError, match="needs a corruption that chains its parts"):
+        build_component("corruption", ["gaussian", "uniform"], without)
+    assert type(build_component("corruption", "gaussian", without)).name == "gaussian"
+    result = run_daekit("train", "--corruption", "gaussian", "--corruption", "uniform", "-o", tmp_path,
+                        env={"DAEKIT_LOAD_PLUGINS": "noise,conv,losses"})
+    assert result.returncode == 2 and "needs a corruption that chains its parts" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and not any(tmp_path.iterdir())
 
 
 def test_masked_loss_weights_touched_pixels(plugins):

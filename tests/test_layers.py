@@ -66,3 +66,14 @@ def test_fused_batch_norm_saves_and_loads(tmp_path):
     assert type(loaded.layers[-1]) is BatchNormalization and loaded.layers[-1].momentum == 0.5
     x = np.ones((2, 8, 8, 3), "float32")
     _close(loaded(x), model(x))
+
+
+def test_the_fused_path_runs_on_the_keras_it_is_pinned_to():
+    # The fused path reads Keras's private _reduction_axes; pyproject.toml pins Keras to the
+    # versions it is tested with, and on those the fused kernel must be the one that runs.
+    from daekit import layers
+
+    layer = layers.BatchNormalization()
+    layer.build((None, 4, 4, 3))
+    assert layers._TESTED and list(layer._reduction_axes) == [0, 1, 2]
+    assert layer._fusable(np.zeros((2, 4, 4, 3), np.float32), None)

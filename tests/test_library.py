@@ -75,7 +75,7 @@ def test_train_from_python(plugins, fashion_mnist, tmp_path):
 
 
 def test_flip_augmentation_mirrors_half_of_each_epoch_in_the_same_order():
-    from daekit.training import training_dataset
+    from daekit.data.pipeline import training_dataset
 
     images = np.random.default_rng(0).integers(0, 256, (40, 6, 5, 1), dtype=np.uint8)
     plain = np.concatenate([x.numpy() for x, _ in training_dataset(images, 8, seed=3, epochs=2)])
@@ -93,12 +93,12 @@ def test_flip_augmentation_mirrors_half_of_each_epoch_in_the_same_order():
 def test_a_failed_run_is_marked_failed(plugins, tmp_path, monkeypatch):
     import json
 
-    from daekit import training
+    from daekit import report
 
     def explode(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(training, "save_model", explode)
+    monkeypatch.setattr(report, "save_model", explode)
     config = daekit.TrainConfig.resolve(
         encoder="conv:filters=8,16,32", decoder="conv:filters=16,8,tail_filters=8", epochs=1,
         limit=100, test_limit=20, output=str(tmp_path), name="fails",
@@ -131,7 +131,7 @@ def test_plugins_can_add_commands(plugins):
 
 @pytest.mark.parametrize("name, quarter", [("cosine", 0.5e-3 * (1 + math.cos(math.pi / 4))), ("linear", 0.75e-3)])
 def test_schedules_decay_the_learning_rate_to_zero(plugins, name, quarter):
-    from daekit.training import make_optimizer
+    from daekit.optimizers import make_optimizer
 
     config = daekit.TrainConfig.resolve(schedule=name, epochs=2, learning_rate=1e-3)
     rate = make_optimizer(config, steps_per_epoch=10)._learning_rate

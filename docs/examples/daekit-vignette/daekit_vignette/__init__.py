@@ -5,8 +5,7 @@ import keras
 from keras import ops
 
 import daekit
-from daekit.corruption import SeedStream, per_image_uniform, pixel_grid
-from daekit.options import option
+from daekit import SeedStream, option, per_image_uniform, pixel_grid
 
 
 @keras.saving.register_keras_serializable(package="daekit_vignette")

@@ -1,4 +1,4 @@
-from daekit.testing import check_component
+from daekit import check_component
 from daekit_vignette import Vignette
 
 
