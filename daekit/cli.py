@@ -121,23 +121,26 @@ _train.__signature__ = _train_signature()
 app.command("train")(_train)
 
 
+_FRESH = typer.Option("--fresh", help="Load the plugins now instead of reading the cached catalogue of them.")
+
+
 @app.command()
-def plugins(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False):
+def plugins(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+            fresh: Annotated[bool, _FRESH] = False):
     """List plugins: name, distribution, version, hooks, status and errors. Exits with
     status 1 when a plugin failed to load, so CI can run it as a check."""
-    _start_tensorflow_quietly()
-    from daekit.manager import get_plugins
+    from daekit.catalogue import load
 
-    infos = list(get_plugins().infos.values())
+    infos = load(fresh, before_loading=_start_tensorflow_quietly)["plugins"]
     if as_json:
-        console.print_json(json.dumps([attrs.asdict(info) for info in infos]))
+        console.print_json(json.dumps(infos))
     else:
         table = Table("name", "distribution", "version", "hooks", "status", "error")
         for info in infos:
-            table.add_row(info.name, info.distribution or "", info.version or "", ", ".join(info.hooks),
-                          info.status, escape(info.error or ""))
+            table.add_row(info["name"], info["distribution"] or "", info["version"] or "", ", ".join(info["hooks"]),
+                          info["status"], escape(info["error"] or ""))
         console.print(table)
-    failed = [info.label() for info in infos if info.status != "ok"]
+    failed = [info["label"] for info in infos if info["status"] != "ok"]
     if failed:
         errors.print(f"[bold red]error:[/] {len(failed)} plugin(s) failed to load: {escape(', '.join(failed))}",
                      highlight=False, soft_wrap=True)
@@ -145,29 +148,24 @@ def plugins(as_json: Annotated[bool, typer.Option("--json", help="Print JSON ins
 
 
 @app.command()
-def components(kind: Annotated[Optional[str], typer.Argument(help=f"{', '.join(KINDS)}; all if omitted.")] = None):
+def components(kind: Annotated[Optional[str], typer.Argument(help=f"{', '.join(KINDS)}; all if omitted.")] = None,
+               fresh: Annotated[bool, _FRESH] = False):
     """List registered components by kind, with their options and defaults."""
+    from daekit.catalogue import load
+
     with reported_errors():
         if kind is not None and kind not in KINDS:
             raise ConfigError(f"kind={kind!r}: choose one of {', '.join(KINDS)}")
-    _start_tensorflow_quietly()
-    from daekit.manager import get_plugins
-
-    registry_set = get_plugins()
-    for registry in registry_set.registries.values():
-        if kind is not None and registry.kind != kind:
+    for name, entries in load(fresh, before_loading=_start_tensorflow_quietly)["kinds"].items():
+        if kind is not None and name != kind:
             continue
-        table = Table("name", "plugin", "options (default)", title=f"{registry.kind}s", title_justify="left",
-                      highlight=False)
-        for name in registry.names():
-            cls = registry.get(name)
-            options = "\n".join(
-                f"{f.name}={f.default!r}: {f.metadata.get('help', '')}" for f in attrs.fields(cls.Options)
-            )
-            if registry.kind == "corruption":  # what every corruption takes besides its options
-                levels = "severity=1..5, " if cls.SEVERITIES else ""
+        table = Table("name", "plugin", "options (default)", title=f"{name}s", title_justify="left", highlight=False)
+        for entry in entries:
+            options = "\n".join(f"{option}={default}: {help}" for option, default, help in entry["options"])
+            if name == "corruption":  # what every corruption takes besides its options
+                levels = "severity=1..5, " if entry["severities"] else ""
                 options = (options + "\n" if options else "") + f"[{levels}probability=1.0, seed]"
-            table.add_row(name, registry.plugin_of(name).name, escape(options) or "-")
+            table.add_row(entry["name"], entry["plugin"], escape(options) or "-")
         console.print(table)
 
 
@@ -176,8 +174,8 @@ def evaluate(
     model: Annotated[Path, typer.Argument(help="A .keras file saved by daekit.")],
     corruption: Annotated[Optional[list[str]], _opt("Corruption to evaluate under (repeatable; default: the model's own).", "SPEC")] = None,
     baselines: Annotated[str, typer.Option(help="Classical denoisers to compare: all, none, or names (tv,wavelet,nlm,bm3d).")] = "all",
-    data: Annotated[str, typer.Option(help="fashion-mnist, mnist or a folder of images.")] = "fashion-mnist",
-    data_dir: Annotated[Optional[str], _opt("Directory holding the IDX files.", "DIR")] = None,
+    data: Annotated[str, typer.Option(help=setting_help("data"))] = "fashion-mnist",
+    data_dir: Annotated[Optional[str], _opt(setting_help("data_dir"), "DIR")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the noise.")] = 1234,
     limit: Annotated[Optional[int], typer.Option(help="Evaluate on at most this many test images.", min=1)] = None,
     workers: Annotated[int, typer.Option(help="Processes for the classical denoisers (one image per core at a time).", min=1)] = 1,
@@ -252,11 +250,11 @@ def denoise(
 def preview(
     out: Annotated[Path, typer.Option("--out", "-o", help="PNG file to write.")],
     corruption: Annotated[Optional[list[str]], _opt("A corruption per row (repeatable); default: every corruption at severities 1 to 5.", "SPEC")] = None,
-    data: Annotated[str, typer.Option(help="fashion-mnist, mnist or a folder of images.")] = "fashion-mnist",
-    data_dir: Annotated[Optional[str], _opt("Directory holding the IDX files.", "DIR")] = None,
+    data: Annotated[str, typer.Option(help=setting_help("data"))] = "fashion-mnist",
+    data_dir: Annotated[Optional[str], _opt(setting_help("data_dir"), "DIR")] = None,
     images: Annotated[int, typer.Option(help="Images per row.", min=1, max=32)] = 8,
-    image_size: Annotated[int, typer.Option(help="Side images from a folder are resized to.", min=4)] = 28,
-    channels: Annotated[int, typer.Option(help="Channels of images from a folder: 1 or 3.", min=1, max=3)] = 1,
+    image_size: Annotated[int, typer.Option(help=setting_help("image_size"), min=4)] = 28,
+    channels: Annotated[int, typer.Option(help=setting_help("channels"), min=1, max=3)] = 1,
     seed: Annotated[int, typer.Option(help="Seed of the corruptions and of the image choice.")] = 0,
 ):
     """Draw real images under corruptions, each cell labelled with its PSNR."""

@@ -8,20 +8,18 @@ restricts loading; ``DAEKIT_LOAD_PLUGINS=daekit`` means the built-ins only.
 
 from __future__ import annotations
 
-import importlib.metadata
-import os
 from types import ModuleType
 
 import attrs
 import pluggy
 
 from daekit import hookspecs
+from daekit.catalogue import selected_entry_points
 from daekit.components import Component
 from daekit.errors import ConfigError, PluginError
 from daekit.kinds import KINDS
 from daekit.registry import Registry
 
-ENTRY_POINT_GROUP = "daekit"
 
 
 @attrs.define
@@ -52,14 +50,10 @@ class Plugins:
 
     def load_entry_points(self, only: str | None = None) -> None:
         """Load every ``daekit`` entry point, or those named in ``only`` / the environment."""
-        only = os.environ.get("DAEKIT_LOAD_PLUGINS") if only is None else only
-        wanted = {part.strip() for part in only.split(",") if part.strip()} if only else None
-        for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        for entry_point in selected_entry_points(only):
             dist = getattr(entry_point, "dist", None)
-            dist_name = dist.name if dist is not None else None
-            if wanted is not None and not ({entry_point.name, dist_name} & wanted):
-                continue
-            info = PluginInfo(entry_point.name, dist_name, dist.version if dist is not None else None)
+            info = PluginInfo(entry_point.name, dist.name if dist is not None else None,
+                              dist.version if dist is not None else None)
             try:
                 module = entry_point.load()
             except Exception as exc:  # any import failure must not stop the others

@@ -35,6 +35,18 @@ class FakeEntryPoint:
         return importlib.import_module(self.value)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def plugin_catalogue_cache(tmp_path_factory):
+    """The tests' own cache of the plugin catalogue (daekit.catalogue), for every subprocess too."""
+    previous = os.environ.get("DAEKIT_CACHE")
+    os.environ["DAEKIT_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if previous is None:
+        os.environ.pop("DAEKIT_CACHE", None)
+    else:
+        os.environ["DAEKIT_CACHE"] = previous
+
+
 @pytest.fixture
 def fake_entry_points(monkeypatch):
     """Call with extra FakeEntryPoints; returns a fresh Plugins loaded with the real ones too."""

@@ -192,3 +192,82 @@ def test_preview_a_folder_of_colour_images(tmp_path):
                         "--image-size", "32", "--corruption", "jpeg:severity=4", "--images", "2")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "f.png").exists()
+
+
+HELP_WITHOUT_TENSORFLOW = """
+import sys
+from daekit.cli import main
+sys.argv = ["daekit", *sys.argv[1:]]
+try:
+    main()
+except SystemExit:
+    pass
+print("tensorflow imported:", "tensorflow" in sys.modules, "keras imported:", "keras" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize("args", [["--help"], ["train", "--help"], ["evaluate", "--help"]])
+def test_help_starts_neither_keras_nor_tensorflow(args):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", HELP_WITHOUT_TENSORFLOW, *args], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "Usage: daekit" in result.stdout
+    assert result.stdout.strip().endswith("tensorflow imported: False keras imported: False")
+
+
+def test_train_options_are_the_declared_settings():
+    # One declaration per setting: the CLI's options, names and help texts are read from it.
+    import attrs
+    import typer
+
+    from daekit.cli import app
+    from daekit.config import TrainConfig
+
+    command = typer.main.get_command(app).commands["train"]
+    options = {param.name: param for param in command.params}
+    assert set(options) == {field.name for field in attrs.fields(TrainConfig)} | {"config", "resume"}
+    for field in attrs.fields(TrainConfig):
+        assert options[field.name].help == field.metadata["help"]
+        assert f"--{field.name.replace('_', '-')}" in options[field.name].opts
+    assert "--lr" in options["learning_rate"].opts and options["corruption"].multiple
+
+
+def test_plugins_exits_1_when_a_plugin_failed_to_load(tmp_path):
+    from tests.conftest import installed_plugin
+
+    env = installed_plugin(tmp_path, "tests.plugins.broken_import", "broken")
+    result = run_daekit("plugins", env=env)
+    assert result.returncode == 1
+    assert "broken" in result.stdout and "failed" in result.stdout
+    assert "1 plugin(s) failed to load: 'broken' (daekit-broken 1.0)" in " ".join(result.stderr.split())
+    assert run_daekit("plugins", "--json", env=env).returncode == 1
+
+
+def test_listing_plugins_and_components_reads_the_catalogue_without_tensorflow(tmp_path):
+    import subprocess
+    import sys
+
+    env = {**__import__("os").environ, "DAEKIT_CACHE": str(tmp_path)}
+
+    def listing(*args):
+        return subprocess.run([sys.executable, "-c", HELP_WITHOUT_TENSORFLOW, *args], capture_output=True, text=True,
+                              timeout=300, env=env)
+
+    first = listing("components", "loss")  # nothing cached yet: the plugins load, and Keras with them
+    assert first.returncode == 0, first.stderr
+    assert "tensorflow imported: True" in first.stdout and "masked" in first.stdout
+    [catalogue] = tmp_path.glob("catalogue-*.json")
+    for args in (["components", "loss"], ["plugins", "--json"]):
+        again = listing(*args)
+        assert again.returncode == 0, again.stderr
+        assert again.stdout.strip().endswith("tensorflow imported: False keras imported: False")
+    assert listing("components", "loss").stdout.splitlines()[:-1] == first.stdout.splitlines()[:-1]
+    catalogue.write_text("{damaged")  # a damaged catalogue is rebuilt, not trusted
+    rebuilt = listing("components", "loss")
+    assert rebuilt.returncode == 0 and "masked" in rebuilt.stdout and "tensorflow imported: True" in rebuilt.stdout
+    fewer = subprocess.run([sys.executable, "-m", "daekit", "components", "loss"], capture_output=True, text=True,
+                           timeout=300, env={**env, "DAEKIT_LOAD_PLUGINS": "noise"})
+    assert fewer.returncode == 0 and "masked" not in fewer.stdout  # another plugin set, another catalogue

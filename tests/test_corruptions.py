@@ -178,3 +178,19 @@ def test_evaluation_records_composed_corruptions(plugins):
 def test_other_components_conform(plugins, kind, tmp_path):
     for name in plugins.registries[kind].names():
         check_component(build_component(kind, name), tmp_path)
+
+
+@keras.saving.register_keras_serializable(package="tests")
+class StaleNoise(daekit.Corruption):
+    """Noise that takes an int seed but ignores a seed generator: the same noise at every step."""
+
+    name = "stale_noise"
+
+    def corrupt(self, images, seed):
+        seed = seed if isinstance(seed, int) else 0
+        return keras.ops.clip(images + keras.random.normal(keras.ops.shape(images), stddev=0.1, seed=seed), 0.0, 1.0)
+
+
+def test_check_component_catches_noise_that_repeats_at_every_step(tmp_path):
+    with pytest.raises(AssertionError, match="two training steps drew the same noise"):
+        check_component(StaleNoise(seed=1), tmp_path)
