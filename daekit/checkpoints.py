@@ -19,7 +19,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from daekit.errors import CheckpointError, NonFiniteError
+from daekit.errors import CheckpointError, ConfigError, NonFiniteError
 from daekit.rundir import write_json
 
 POINTER = "checkpoint.json"
@@ -111,6 +111,15 @@ class CheckpointStore:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise CheckpointError(f"checkpoint pointer {self.pointer} is unreadable ({exc}); "
                                   "delete it to restore from the newest intact checkpoint") from None
+
+    def refuse_past(self, epochs: int, steps_per_epoch: int, run: Path) -> None:
+        """Raise a ConfigError if the newest checkpoint is past ``epochs`` epochs: a run
+        cannot be resumed to train fewer than it already has."""
+        step = self.latest_step()
+        if step is not None and step > epochs * steps_per_epoch:
+            done, steps = divmod(step, steps_per_epoch)
+            raise ConfigError(f"epochs={epochs}: the run in {run} already trained {done} epochs"
+                              + (f" and {steps} steps" if steps else "") + "; give at least that many, or another --name")
 
     def restore(self, model) -> Progress | None:
         """Load the newest intact checkpoint into ``model`` (compiled, optimizer built).

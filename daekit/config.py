@@ -149,6 +149,10 @@ def setting(default: Any, *, help: str, resumable: bool = False, flags: tuple[st
 def _check_rules(config: TrainConfig) -> None:
     """Rules between settings, checked whenever a config is built (so before any run directory
     is written). Rules that need the devices found at run time live in :mod:`daekit.distribute`."""
+    if config.name is not None and (not config.name or Path(config.name).name != config.name
+                                    or config.name in (".", "..") or "\\" in config.name):
+        raise ValueError(f"name={config.name!r}: a run's name is one path component, without '/' or '..'; "
+                         "put the directory it goes under in --output")
     split_cpu = config.strategy == "mirrored" and config.cpu_devices > 1
     if config.jit_compile == "true" and split_cpu:
         # TensorFlow compiles the replicas' step for the first device, which then cannot

@@ -12,7 +12,7 @@ from daekit.config import ComponentSpec
 from daekit.errors import ConfigError
 from daekit.kinds import KINDS, MODEL_PARTS
 from daekit.manager import Plugins, get_plugins
-from daekit.options import build_options
+from daekit.options import build_options, options_to_dict
 
 
 @keras.saving.register_keras_serializable(package="daekit")
@@ -145,6 +145,34 @@ def check_specs(specs: dict[str, Any], plugins: Plugins) -> None:
             problems += exc.problems
     if problems:
         raise ConfigError(problems)
+
+
+def resolved_spec(kind: str, spec: Any, plugins: Plugins) -> dict[str, Any]:
+    """What a spec builds, as plain values: the component's name, its options with every
+    default and severity filled in, a corruption's probability, and its parts. Specs that
+    build the same component compare equal (``gaussian`` and ``gaussian:stddev=0.10``)."""
+    spec = ComponentSpec.coerce(spec)
+    cls = plugins.chaining(kind) if spec.is_sequence else plugins.component(kind, spec.name)
+    values = {key: value for key, value in spec.options.items() if key not in ("name", "dtype", "seed")}
+    extra = {}
+    if kind == "corruption":
+        values = cls._apply_severity(values.pop("severity", None), values)
+        extra["probability"] = float(values.pop("probability", 1.0))
+    return {"name": cls.name, **options_to_dict(build_options(cls.Options, values, owner=cls.describe())), **extra,
+            "parts": [resolved_spec(kind, child, plugins) for child in spec.children]}
+
+
+def same_components(plugins: Plugins):
+    """``same(key, saved, now)`` for the resume check: components compare by what they
+    build (:func:`resolved_spec`), other settings by value."""
+    def same(key, saved, now):
+        if key not in KINDS or saved is None or now is None or saved == now:
+            return saved == now
+        try:
+            return resolved_spec(key, saved, plugins) == resolved_spec(key, now, plugins)
+        except ConfigError:  # one of them no longer resolves: they are not known to be the same
+            return False
+    return same
 
 
 def part_manifest(component: Component, plugins: Plugins) -> dict[str, Any]:

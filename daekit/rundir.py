@@ -54,12 +54,19 @@ class RunDirectory:
         self.evaluation = self.path / "evaluation.json"
 
     @classmethod
-    def open(cls, config: TrainConfig) -> RunDirectory:
+    def open(cls, config: TrainConfig, same=None, before_writing=None) -> RunDirectory:
         """The run directory of ``config``, locked for this process.
 
         A new name gets a new directory. An existing run directory of the same name is
         resumed when its saved config matches ``config`` in everything but the settings in
-        :data:`RESUMABLE_CHANGES`; otherwise the keys that differ are reported.
+        :data:`RESUMABLE_CHANGES`; otherwise the keys that differ are reported. Every check
+        that can refuse the run, ``before_writing(run)`` last, runs before the directory's
+        config or status is written, so a refused command leaves it as it was.
+
+        Args:
+            same: ``same(key, saved, now)`` tells whether a saved and a current value are the
+                same setting (components compare by their resolved options); default ``==``.
+            before_writing: More checks of the opened run, which may raise.
 
         Raises:
             RunInUseError: Another process holds the directory.
@@ -73,11 +80,17 @@ class RunDirectory:
         run.lock()
         run.resumed = (path / "config.toml").exists()
         if run.resumed:
-            run.check_resumable(config)
+            run.check_resumable(config, same)
         elif any(entry.name != LOCK for entry in path.iterdir()):
             run.unlock()
             (path / LOCK).unlink(missing_ok=True)  # leave the user's directory as it was
             raise ConfigError(f"name={name!r}: {path} exists and is not a daekit run directory; choose another name")
+        if before_writing is not None:
+            try:
+                before_writing(run)
+            except BaseException:
+                run.unlock()
+                raise
         run.status_before = run.status() if (path / "status.json").exists() else {}
         run.figures.mkdir(exist_ok=True)
         (path / "config.toml").write_text(dump_toml(config.to_dict()), encoding="utf-8")
@@ -102,7 +115,7 @@ class RunDirectory:
             run.source = real
         return run
 
-    def check_resumable(self, config: TrainConfig) -> None:
+    def check_resumable(self, config: TrainConfig, same=None) -> None:
         saved_file = self.path / "config.toml"
         try:
             saved = TrainConfig.resolve(file=saved_file).to_dict()
@@ -110,8 +123,9 @@ class RunDirectory:
             self.unlock()
             raise ConfigError([f"cannot resume {self.path}: its {saved_file.name} is invalid", *exc.problems]) from None
         current = config.to_dict()
+        same = same or (lambda key, a, b: a == b)
         differ = sorted(k for k in set(saved) | set(current)
-                        if k not in RESUMABLE_CHANGES and saved.get(k) != current.get(k))
+                        if k not in RESUMABLE_CHANGES and not same(k, saved.get(k), current.get(k)))
         if differ:
             self.unlock()
             raise ConfigError(

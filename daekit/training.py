@@ -29,13 +29,13 @@ from daekit.config import TrainConfig
 from daekit.data import pipeline
 from daekit.data.pipeline import TrainingData
 from daekit.distribute import check_steps, describe, fit_multi_worker, is_writer, make_strategy, resolve_jit_compile
-from daekit.errors import ConfigError, Preempted
+from daekit.errors import Preempted
 from daekit.evaluate import corrupt_images, to_float
 from daekit.faults import RunState, SignalFlag, write_metrics
 from daekit.kinds import KINDS
 from daekit.manager import Plugins, get_plugins
 from daekit.metrics import per_image_scores, psnr, ssim
-from daekit.model import build_loss, build_model, check_specs
+from daekit.model import build_loss, build_model, check_specs, same_components
 from daekit.optimizers import dtype_policy, make_optimizer
 from daekit.report import FIGURE_IMAGES, report_run
 from daekit.rundir import RunDirectory
@@ -85,7 +85,11 @@ def train(config: TrainConfig | None = None, plugins: Plugins | None = None, ver
         if config.deterministic:
             tf.config.experimental.enable_op_determinism()
         writer = is_writer(strategy)
-        run = RunDirectory.open(config) if writer else RunDirectory.scratch(config)
+        def not_past(run):  # a resumed run cannot train fewer epochs than it has
+            CheckpointStore(run.checkpoints).refuse_past(config.epochs, plan.steps_per_epoch, run.path)
+
+        run = (RunDirectory.open(config, same=same_components(plugins), before_writing=not_past) if writer
+               else RunDirectory.scratch(config))
         try:
             result = _run(config, plugins, plan, strategy, run, signals, verbose, callbacks or [])
             if not writer:  # its own files go with its scratch directory; the chief's stay
@@ -138,8 +142,6 @@ def build(config: TrainConfig, plugins: Plugins, plan: TrainingData, strategy, r
     if config.strategy == "multi-worker":
         fit_multi_worker(model)
     progress = CheckpointStore(run.source.checkpoints).restore(model) if run.resumed else None
-    if progress is not None and progress.epoch > config.epochs:
-        raise ConfigError(f"epochs={config.epochs}: the run in {run.path} already trained {progress.epoch} epochs")
     return model, progress or Progress()
 
 

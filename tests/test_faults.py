@@ -145,6 +145,14 @@ def test_changed_config_is_refused_and_added_epochs_continue(env, tmp_path, fash
     assert status(tmp_path / "run")["status"] == "completed"  # left as it was
     train(env, tmp_path, "run", "--epochs", "2")
     assert len((tmp_path / "run" / "metrics.csv").read_text().splitlines()) == 3
+    # Fewer epochs than the run has trained: refused before anything is written, so the plain
+    # resume that follows still reports the completed run.
+    before = {path: path.read_bytes() for path in (tmp_path / "run").rglob("*") if path.is_file()}
+    fewer = run_daekit("train", "--resume", tmp_path / "run", "--epochs", "1", env={**env, "DAEKIT_TEST_FAULT": ""})
+    assert fewer.returncode == 2 and "already trained 2 epochs" in fewer.stderr, fewer.stderr
+    assert {path: path.read_bytes() for path in (tmp_path / "run").rglob("*") if path.is_file()} == before
+    again = run_daekit("train", "--resume", tmp_path / "run", env={**env, "DAEKIT_TEST_FAULT": ""})
+    assert again.returncode == 0 and "test PSNR" in again.stdout, again.stderr
 
 
 def test_one_writer_per_run_directory(env, tmp_path, fashion_mnist):

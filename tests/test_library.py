@@ -168,3 +168,32 @@ def test_classical_denoisers_in_worker_processes_give_the_same_images(plugins, f
         baselines.denoise("median", noisy)
     with pytest.raises(daekit.ConfigError, match="workers=0: give at least 1 process"):
         baselines.denoise("tv", noisy, workers=0)
+
+
+def test_refused_resumes_change_nothing_and_equivalent_components_resume(plugins, fashion_mnist, tmp_path):
+    import attrs
+
+    settings = dict(encoder="conv:filters=8,16,32", decoder="conv:filters=16,8,tail_filters=8", epochs=2, limit=100,
+                    test_limit=20, output=str(tmp_path), name="r")
+    first = daekit.train(daekit.TrainConfig.resolve(**settings), verbose=0)
+    run = tmp_path / "r"
+
+    def files():
+        return {path: path.read_bytes() for path in run.rglob("*") if path.is_file()}
+
+    before = files()
+    with pytest.raises(daekit.ConfigError, match=r"epochs=1: the run in .* already trained 2 epochs"):
+        daekit.train(attrs.evolve(daekit.TrainConfig.resolve(**settings), epochs=1), verbose=0)
+    with pytest.raises(daekit.ConfigError, match="corruption: saved 'gaussian:stddev=0.1', now 'gaussian:stddev=0.2'"):
+        daekit.train(daekit.TrainConfig.resolve(**settings, corruption="gaussian:stddev=0.2"), verbose=0)
+    assert files() == before  # refused before a byte of the run directory was written
+    # Specs that build the same corruption are the same run: it reports its results.
+    for same in ("gaussian", "gaussian:stddev=0.10", "gaussian:stddev=0.1,probability=1"):
+        again = daekit.train(daekit.TrainConfig.resolve(**settings, corruption=same), verbose=0)
+        assert again.evaluation == first.evaluation
+
+
+@pytest.mark.parametrize("name", ["../escape", "a/b", "..", "."])
+def test_a_run_name_is_one_path_component(name):
+    with pytest.raises(daekit.ConfigError, match="a run's name is one path component"):
+        daekit.TrainConfig.resolve(name=name)
