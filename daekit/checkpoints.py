@@ -137,14 +137,16 @@ class CheckpointStore:
             if step > newest:
                 continue  # written after the pointer was last moved: not known to be complete
             weights = meta.with_name(f"{meta.stem}.weights.h5")
+            bad = meta  # the file at fault: the progress record first, then the weights
             try:
                 progress = Progress.from_dict(json.loads(meta.read_text(encoding="utf-8")))
+                bad = weights
                 with warnings.catch_warnings():
                     warnings.simplefilter("error")  # Keras warns, not fails, on some mismatches
                     model.load_weights(str(weights))
             except Exception as exc:  # h5py, Keras and JSON each raise their own types
-                damaged.append(f"{weights}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
-                warnings.warn(f"checkpoint {weights} is damaged or unreadable ({type(exc).__name__}); "
+                damaged.append(f"{bad}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+                warnings.warn(f"checkpoint {bad} is damaged or unreadable ({type(exc).__name__}); "
                               "trying the one before it", stacklevel=2)
                 continue
             return progress

@@ -159,7 +159,8 @@ def components(kind: Annotated[Optional[str], typer.Argument(help=f"{', '.join(K
     for name, entries in load(fresh, before_loading=_start_tensorflow_quietly)["kinds"].items():
         if kind is not None and name != kind:
             continue
-        table = Table("name", "plugin", "options (default)", title=f"{name}s", title_justify="left", highlight=False)
+        table = Table("name", "plugin", "options (default)", title=KINDS[name].plural, title_justify="left",
+                      highlight=False)
         for entry in entries:
             options = "\n".join(f"{option}={default}: {help}" for option, default, help in entry["options"])
             if name == "corruption":  # what every corruption takes besides its options

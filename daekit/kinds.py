@@ -29,6 +29,11 @@ class Kind:
     model_part: bool
     help: str
 
+    @property
+    def plural(self) -> str:
+        """The kind in the plural, as messages and listings write it (``losses``)."""
+        return self.name + ("es" if self.name.endswith("s") else "s")
+
     def base_class(self) -> type:
         module, _, cls = self.base.partition(":")
         return getattr(importlib.import_module(module), cls)

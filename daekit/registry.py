@@ -9,6 +9,7 @@ import keras
 
 from daekit.components import Component
 from daekit.errors import PluginError, UnknownComponentError
+from daekit.kinds import KINDS
 
 if TYPE_CHECKING:
     from daekit.manager import PluginInfo
@@ -84,7 +85,7 @@ class Registry:
         close = difflib.get_close_matches(name, self._classes, n=1)
         if close:
             message += f"; did you mean {close[0]!r}?"
-        message += f" Known {self.kind}s: {', '.join(self.names()) or 'none'}"
+        message += f" Known {KINDS[self.kind].plural}: {', '.join(self.names()) or 'none'}"
         for info in failed:
             message += f". Plugin {info.label()} failed to load: {info.error}"
         raise UnknownComponentError(message)

@@ -8,6 +8,7 @@ import json
 import os
 import platform
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +92,7 @@ class RunDirectory:
             except BaseException:
                 run.unlock()
                 raise
-        run.status_before = run.status() if (path / "status.json").exists() else {}
+        run.status_before = run.status()
         run.figures.mkdir(exist_ok=True)
         (path / "config.toml").write_text(dump_toml(config.to_dict()), encoding="utf-8")
         run.set_status("running")
@@ -111,7 +112,7 @@ class RunDirectory:
         real = cls(Path(config.output) / config.name) if config.name else None
         if real is not None and (real.path / "config.toml").exists():
             run.resumed = True
-            run.status_before = real.status() if (real.path / "status.json").exists() else {}
+            run.status_before = real.status()
             run.source = real
         return run
 
@@ -214,4 +215,18 @@ class RunDirectory:
         write_json(self.path / "status.json", {"status": status, "updated": _now(), **details})
 
     def status(self) -> dict[str, Any]:
-        return json.loads((self.path / "status.json").read_text(encoding="utf-8"))
+        """The run's status record, or ``{}`` when there is none. A damaged one (empty,
+        truncated, not JSON, not an object) reads as ``{}`` too, with a warning naming it: a
+        resume continues from the checkpoints, and the record is written anew."""
+        path = self.path / "status.json"
+        if not path.exists():
+            return {}
+        try:
+            value = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(value, dict) or not isinstance(value.get("progress", {}), dict):
+                raise ValueError("not a status record")
+            return value
+        except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            warnings.warn(f"{path} is damaged ({type(exc).__name__}: {exc}); the run continues from its "
+                          "checkpoints and the status is written anew", stacklevel=2)
+            return {}

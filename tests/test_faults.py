@@ -170,3 +170,26 @@ def test_one_writer_per_run_directory(env, tmp_path, fashion_mnist):
     finally:
         assert first.wait(timeout=300) == 0
     assert status(tmp_path / "run")["status"] == "completed"
+
+
+@pytest.mark.parametrize("damage", [b"", b'{"status": "comp', bytes(range(256)) * 2, b"[1, 2]",
+                                    b'{"status": "completed", "progress": [1]}'],
+                         ids=["empty", "truncated", "random", "a-list", "wrong-shape"])
+def test_a_damaged_status_file_is_named_and_the_run_resumes_from_its_checkpoints(env, tmp_path, fashion_mnist, damage):
+    train(env, tmp_path, "run", "--epochs", "1")
+    (tmp_path / "run" / "status.json").write_bytes(damage)
+    resumed = train(env, tmp_path, "run", "--epochs", "1")
+    assert f"{tmp_path / 'run' / 'status.json'} is damaged" in " ".join(resumed.stderr.split())
+    assert "Traceback" not in resumed.stderr and "test PSNR" in resumed.stdout
+    assert status(tmp_path / "run")["status"] == "completed"
+
+
+def test_a_damaged_checkpoint_record_is_named_as_itself(env, tmp_path, fashion_mnist):
+    train(env, tmp_path, "run", "--epochs", "1")
+    newest = json.loads((tmp_path / "run" / "checkpoints" / "checkpoint.json").read_text())["latest"]
+    record = tmp_path / "run" / "checkpoints" / f"{newest}.json"
+    record.write_text("{")
+    (tmp_path / "run" / "status.json").write_text("")  # so that the resume restores a checkpoint
+    resumed = train(env, tmp_path, "run", "--epochs", "1")
+    assert f"checkpoint {record} is damaged or unreadable" in " ".join(resumed.stderr.split())
+    assert f"{newest}.weights.h5 is damaged" not in resumed.stderr

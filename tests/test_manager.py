@@ -91,3 +91,10 @@ def test_no_module_imports_the_top_level_plugins_name():
             assert not stripped.startswith(("import plugins", "from plugins")), f"{path}: {line}"
     for path in root.glob("daekit/**/*.py"):
         assert "daekit.plugins" not in path.read_text(), f"the core must not import built-ins: {path}"
+
+
+def test_unknown_names_list_the_known_ones_in_plain_words(plugins):
+    with pytest.raises(UnknownComponentError, match="Known losses: "):
+        plugins.component("loss", "nosuch")
+    with pytest.raises(UnknownComponentError, match="Known corruptions: "):
+        plugins.component("corruption", "nosuch")
