@@ -20,6 +20,10 @@ from daekit.options import build_options, option
 
 STRATEGIES = ("default", "one-device", "mirrored", "multi-worker")
 AUGMENTS = ("none", "flip")
+#: Why several steps per execution are refused over several replicas (the settings rule here,
+#: the replicas found in daekit.distribute).
+MULTI_STEP_REPLICAS = ("Keras cannot run several steps per execution over more than one replica "
+                       "(keras-team/keras#19246); use steps_per_execution=1 with this strategy")
 
 @attrs.frozen
 class ComponentSpec:
@@ -149,8 +153,8 @@ def setting(default: Any, *, help: str, resumable: bool = False, flags: tuple[st
 def _check_rules(config: TrainConfig) -> None:
     """Rules between settings, checked whenever a config is built (so before any run directory
     is written). Rules that need the devices found at run time live in :mod:`daekit.distribute`."""
-    if config.name is not None and (not config.name or Path(config.name).name != config.name
-                                    or config.name in (".", "..") or "\\" in config.name):
+    if config.name is not None and (Path(config.name).name != config.name or config.name == ".."
+                                    or "\\" in config.name):
         raise ValueError(f"name={config.name!r}: a run's name is one path component, without '/' or '..'; "
                          "put the directory it goes under in --output")
     split_cpu = config.strategy == "mirrored" and config.cpu_devices > 1
@@ -164,9 +168,8 @@ def _check_rules(config: TrainConfig) -> None:
     if config.steps_per_execution > 1 and (split_cpu or config.strategy == "multi-worker"):
         over = f"{config.cpu_devices} logical CPU devices" if split_cpu else "several workers"
         raise ValueError(
-            f"steps_per_execution={config.steps_per_execution} with strategy={config.strategy} over {over}: Keras "
-            "cannot run several steps per execution over more than one replica (keras-team/keras#19246); "
-            "use steps_per_execution=1 with this strategy")
+            f"steps_per_execution={config.steps_per_execution} with strategy={config.strategy} over {over}: "
+            + MULTI_STEP_REPLICAS)
 
 
 @attrs.frozen

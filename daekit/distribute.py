@@ -7,7 +7,7 @@ import os
 
 import tensorflow as tf
 
-from daekit.config import STRATEGIES
+from daekit.config import MULTI_STEP_REPLICAS, STRATEGIES
 from daekit.errors import ConfigError
 
 
@@ -88,9 +88,7 @@ def check_steps(steps_per_execution: int, steps_per_epoch: int, replicas: int) -
             f"steps_per_execution={steps_per_execution} does not divide the {steps_per_epoch} steps of an epoch "
             f"(Keras would run the last execution into the next epoch); choose one of {', '.join(map(str, fitting))}")
     if steps_per_execution > 1 and replicas > 1:
-        raise ConfigError(
-            f"steps_per_execution={steps_per_execution} over {replicas} replicas: Keras cannot run several steps per "
-            "execution over more than one replica (keras-team/keras#19246); use steps_per_execution=1 with this strategy")
+        raise ConfigError(f"steps_per_execution={steps_per_execution} over {replicas} replicas: {MULTI_STEP_REPLICAS}")
 
 
 def is_writer(strategy: tf.distribute.Strategy) -> bool:

@@ -109,6 +109,11 @@ class Plugins:
         """The class of component ``name`` of ``kind``; errors mention failed plugins."""
         return self.registries[kind].get(name, failed=self.failed())
 
+    def resolve(self, kind: str, spec) -> type[Component]:
+        """The class a :class:`~daekit.ComponentSpec` names: its registered component, or for an
+        unnamed list of parts the chaining component (:meth:`chaining`)."""
+        return self.chaining(kind) if spec.is_sequence else self.component(kind, spec.name)
+
     def chaining(self, kind: str) -> type[Component]:
         """The component of ``kind`` that applies a list of parts in order (it declares
         ``chains = True``): what a repeated ``--corruption`` builds.
@@ -123,10 +128,11 @@ class Plugins:
         if not found:
             loaded = ", ".join(info.name for info in self.infos.values() if info.status == "ok") or "none"
             raise ConfigError(
-                f"a list of {kind}s (a repeated --{kind}) needs a {kind} that chains its parts (one declaring "
+                f"a list of {KINDS[kind].plural} (a repeated --{kind}) needs a {kind} that chains its parts (one declaring "
                 f"chains = True), and no loaded plugin registers one (loaded plugins: {loaded}); give one {kind}, "
                 "or load a plugin that chains (DAEKIT_LOAD_PLUGINS)")
-        raise ConfigError(f"a list of {kind}s: several {kind}s chain their parts ({', '.join(found)}); "
+        raise ConfigError(f"a list of {KINDS[kind].plural}: several {KINDS[kind].plural} chain their parts "
+                          f"({', '.join(found)}); "
                           f"name one, as {found[0]}[a | b]")
 
     def add_commands(self, app) -> None:

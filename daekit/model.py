@@ -117,7 +117,7 @@ def build_component(kind: str, spec: Any, plugins: Plugins | None = None, **extr
         return spec
     plugins = plugins or get_plugins()
     spec = ComponentSpec.coerce(spec)
-    cls = plugins.chaining(kind) if spec.is_sequence else plugins.component(kind, spec.name)
+    cls = plugins.resolve(kind, spec)
     if spec.children:
         if not cls.composite:
             raise ConfigError(f"{cls.describe()} takes no components in [...]")
@@ -136,8 +136,8 @@ def check_specs(specs: dict[str, Any], plugins: Plugins) -> None:
     for kind, spec in specs.items():
         try:
             spec = ComponentSpec.coerce(spec)
-            if kind == "decoder" and not spec.is_sequence:
-                cls = plugins.component(kind, spec.name)
+            if kind == "decoder":
+                cls = plugins.resolve(kind, spec)
                 build_options(cls.Options, spec.options, owner=cls.describe())
             else:
                 build_component(kind, spec, plugins)
@@ -152,7 +152,7 @@ def resolved_spec(kind: str, spec: Any, plugins: Plugins) -> dict[str, Any]:
     default and severity filled in, a corruption's probability, and its parts. Specs that
     build the same component compare equal (``gaussian`` and ``gaussian:stddev=0.10``)."""
     spec = ComponentSpec.coerce(spec)
-    cls = plugins.chaining(kind) if spec.is_sequence else plugins.component(kind, spec.name)
+    cls = plugins.resolve(kind, spec)
     values = {key: value for key, value in spec.options.items() if key not in ("name", "dtype", "seed")}
     extra = {}
     if kind == "corruption":
