@@ -48,7 +48,8 @@ def main() -> None:
     args = parser.parse_args()
     overrides = dict(item.split("=", 1) for item in args.set)
     config = daekit.TrainConfig.resolve(preset=args.preset, **overrides)
-    image_shape = (config.image_size, config.image_size, config.channels)
+    side = config.patch or config.resize or 28
+    image_shape = (side, side, config.channels)
     model = daekit.build_model(config.corruption, config.encoder, config.decoder, image_shape=image_shape, seed=0)
     rows = count(model, image_shape)
     if args.layers:

@@ -29,7 +29,8 @@ __all__ = [
     "SeedStream", "per_image_uniform", "pixel_grid", "blend", "SEVERITY_BANDS", "BatchNormalization", "LayerStack",
     "run_layers", "ssim_per_image", "check_component",
     "ComponentSpec", "DenoisingAutoencoder", "TrainConfig", "build_model", "build_loss",
-    "evaluate_model", "get_plugins", "load_data", "load_model", "save_model", "train",
+    "evaluate_model", "get_plugins", "load_data", "load_model", "save_model", "train", "denoise", "read_image",
+    "write_image",
 ]
 
 # Everything a plugin needs is importable from `daekit` itself; the plugin API is this list.
@@ -59,6 +60,9 @@ _LAZY = {
     "load_model": "daekit.saving",
     "train": "daekit.training",
     "evaluate_model": "daekit.evaluate",
+    "denoise": "daekit.tiling",
+    "read_image": "daekit.data.files",
+    "write_image": "daekit.data.files",
 }
 
 

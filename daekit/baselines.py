@@ -46,6 +46,8 @@ def _nlm(image, sigma, channel_axis):
 def _bm3d(image, sigma, channel_axis):
     import bm3d
 
+    if channel_axis is not None:  # the colour variant: a luminance-chrominance transform first
+        return bm3d.bm3d_rgb(image, sigma_psd=sigma)
     return bm3d.bm3d(image, sigma_psd=sigma)
 
 

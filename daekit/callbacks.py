@@ -23,3 +23,26 @@ class EpochFigures(keras.callbacks.Callback):
         denoised = keras.ops.convert_to_numpy(self.model(self.noisy, training=False))
         figure = comparison_grid(self.clean, self.noisy, denoised, title=f"validation images after epoch {epoch + 1}")
         save_figure(figure, self.directory / f"epoch_{epoch + 1:03d}.png")
+
+
+class WholeImageValidation(keras.callbacks.Callback):
+    """After each epoch, scores whole validation images at their own sizes (tiled where
+    large), on noise drawn from the same seed every epoch, and reports them as Keras's own
+    validation does: ``val_loss``, ``val_psnr`` and ``val_ssim`` in the epoch's logs.
+
+    It must come before the callbacks that read those logs (checkpoints, metrics.csv,
+    TensorBoard); Keras's progress bar, added last, prints them.
+    """
+
+    def __init__(self, images, seed: int):
+        super().__init__()
+        self.images = images
+        self.seed = seed
+
+    def on_epoch_end(self, epoch, logs=None):
+        from daekit.evaluate import score_whole_images
+
+        scores = score_whole_images(self.model, self.images, seed=self.seed, loss=self.model.loss)
+        if logs is not None:
+            logs.update(val_loss=scores["loss"], val_psnr=float(np.mean(scores["denoised"]["psnr"])),
+                        val_ssim=float(np.mean(scores["denoised"]["ssim"])))

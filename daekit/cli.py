@@ -203,8 +203,13 @@ def evaluate(
         loaded = load_model(model)
         if not noises:
             noises = [(str(loaded.manifest.get("corruption", {}).get("name", "model's own")), loaded.corruption)]
-        images = load_data(data, data_dir=data_dir, image_size=loaded.image_shape[0], channels=loaded.image_shape[2]).test
-        images = images[:limit] if limit else images
+        if data in ("fashion-mnist", "mnist"):
+            images = load_data(data, data_dir=data_dir).test
+            images = images[:limit] if limit else images
+        else:  # every image of the folder, whole, at its own size
+            from daekit.data.folder import load_folder
+
+            images = load_folder(data, channels=loaded.image_shape[2]).head(limit)
         rows, kept = evaluate_matrix(loaded, images, noises, chosen, seed=seed, keep=8, workers=workers)
         table = Table("corruption", "method", "PSNR (dB)", "SSIM", "images/s",
                       title=escape(f"{model} on {len(images)} test images, seed {seed}"
@@ -234,17 +239,20 @@ def evaluate(
 @app.command()
 def denoise(
     model: Annotated[Path, typer.Argument(help="A .keras file saved by daekit.")],
-    inputs: Annotated[list[Path], typer.Argument(help="PNG or JPEG files to denoise.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the denoised PNG files.")],
+    inputs: Annotated[list[Path], typer.Argument(help="Image files or folders (PNG at 8 or 16 bits, JPEG, BMP, TIFF).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the denoised images (same names and formats).")],
+    tile: Annotated[Optional[int], typer.Option(help="Tile side for large images (default 1024).", min=8)] = None,
+    overlap: Annotated[Optional[int], typer.Option(help="Overlap of neighbouring tiles (default 128).", min=0)] = None,
+    resize: Annotated[bool, typer.Option("--resize", help="Let a model of one size take other sizes by resizing to it and back.")] = False,
 ):
-    """Denoise image files with a saved model; outputs are PNGs at the model's resolution."""
+    """Denoise image files with a saved model, each at its own size, channels, bit depth and format."""
     with reported_errors():
         _start_tensorflow_quietly()
         from daekit.images import denoise_files
         from daekit.saving import load_model
 
-        for path in denoise_files(load_model(model), inputs, out):
-            console.print(str(path), highlight=False)
+        denoise_files(load_model(model), inputs, out, tile=tile, overlap=overlap, resize=resize,
+                      on_file=lambda path: console.print(str(path), highlight=False))
 
 
 @app.command()
@@ -254,7 +262,7 @@ def preview(
     data: Annotated[str, typer.Option(help=setting_help("data"))] = "fashion-mnist",
     data_dir: Annotated[Optional[str], _opt(setting_help("data_dir"), "DIR")] = None,
     images: Annotated[int, typer.Option(help="Images per row.", min=1, max=32)] = 8,
-    image_size: Annotated[int, typer.Option(help=setting_help("image_size"), min=4)] = 28,
+    resize: Annotated[Optional[int], typer.Option(help=setting_help("resize"), min=4)] = None,
     channels: Annotated[int, typer.Option(help=setting_help("channels"), min=1, max=3)] = 1,
     seed: Annotated[int, typer.Option(help="Seed of the corruptions and of the image choice.")] = 0,
 ):
@@ -271,10 +279,15 @@ def preview(
 
         specs = corruption or []
         built = [(spec, build_component("corruption", spec)) for spec in specs]  # bad specs fail before data loads
-        loaded = load_data(data, data_dir=data_dir, image_size=image_size, channels=channels, seed=seed)
-        # A named data set shows its test images; a folder, any of the user's images.
-        test = loaded.test if loaded.name in ("fashion-mnist", "mnist") else np.concatenate([loaded.train, loaded.test])
-        chosen = test[np.random.default_rng(seed).choice(len(test), size=min(images, len(test)), replace=False)]
+        if data in ("fashion-mnist", "mnist"):
+            test = load_data(data, data_dir=data_dir).test
+            chosen = test[np.random.default_rng(seed).choice(len(test), size=min(images, len(test)), replace=False)]
+        else:  # a folder: crops of the user's images at full resolution
+            from daekit.data.folder import load_folder
+            from daekit.preview import full_resolution_crops
+
+            found = load_folder(data, channels=channels, resize=resize)
+            chosen = full_resolution_crops(found, images, seed)
         if built:
             figure = corruption_figure(chosen, built, seed=seed)
         else:

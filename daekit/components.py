@@ -96,6 +96,13 @@ class Encoder(Component, keras.layers.Layer):
         """
         return None
 
+    def size_multiple(self) -> int | None:
+        """For a fully convolutional encoder, the number both image sides must be a multiple
+        of (its total downsampling); ``None`` (the default) for one that takes only the size it
+        was built for, as one that flattens its map to a code does. With a decoder that sets
+        ``any_size``, the model then denoises images of any size, padded to this multiple."""
+        return None
+
     def code_shape(self, input_shape):
         """The shape of the code (without the skips), batch first."""
         return self.compute_output_shape(input_shape)
@@ -117,6 +124,9 @@ class Decoder(Component, keras.layers.Layer):
     """
 
     kind = "decoder"
+    #: A fully convolutional decoder: its output has the size its code and skips imply, not
+    #: always ``image_shape`` (whose channels it still produces). See ``Encoder.size_multiple``.
+    any_size: ClassVar[bool] = False
     #: Decoders that set this take ``call(code, skips=..., training=...)`` and need an encoder
     #: that ``provides_skips``.
     uses_skips: ClassVar[bool] = False

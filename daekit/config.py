@@ -19,7 +19,7 @@ from daekit.kinds import KINDS
 from daekit.options import build_options, option
 
 STRATEGIES = ("default", "one-device", "mirrored", "multi-worker")
-AUGMENTS = ("none", "flip")
+AUGMENTS = ("none", "flip", "dihedral")
 #: Why several steps per execution are refused over several replicas (the settings rule here,
 #: the replicas found in daekit.distribute).
 MULTI_STEP_REPLICAS = ("Keras cannot run several steps per execution over more than one replica "
@@ -182,7 +182,7 @@ class TrainConfig:
     """
 
     preset: str = setting("default", metavar="NAME", resumable=True,
-                          help="Starting recipe: 'default', 'unet' (stronger) or 'article' (the classic recipe, exactly).")
+                          help="Starting recipe: 'default', 'unet' (stronger), 'photo' (photographs of any size, on patches) or 'article' (the classic recipe, exactly).")
     corruption: ComponentSpec = _component("corruption", "gaussian:stddev=0.1", multiple=True, help=(
         "Corruption, e.g. gaussian:stddev=0.2; repeat to apply several in order."))
     encoder: ComponentSpec = _component("encoder", "conv:padding=same")
@@ -198,13 +198,28 @@ class TrainConfig:
     epochs: int = setting(3, min=1, resumable=True, help="Epochs to train (a resumed run may be given more).")
     batch_size: int = setting(64, min=1, help="Global batch size.")
     seed: int = setting(0, min=0, help="Seed of weights, data order, noise and the validation split.")
-    data: str = setting("fashion-mnist", metavar="DATA", help="fashion-mnist, mnist, or a folder of PNG/JPEG images.")
+    data: str = setting("fashion-mnist", metavar="DATA",
+                        help="fashion-mnist, mnist, or a folder of images (PNG at 8 or 16 bits, JPEG, BMP, TIFF), "
+                             "read recursively at their own sizes.")
     data_dir: str | None = setting(None, type=str, metavar="DIR", help="Directory holding the IDX files.")
-    image_size: int = setting(28, min=4, help="Side images from a folder are resized to.")
-    channels: int = setting(1, choices=(1, 3), help="Channels of images from a folder: 1 or 3.")
+    val_data: str | None = setting(None, type=str, metavar="DIR",
+                                   help="A folder of validation images (default: a seeded share of the training files).")
+    test_data: str | None = setting(None, type=str, metavar="DIR",
+                                    help="A folder of test images (default: a seeded tenth of a folder's files).")
+    channels: int = setting(1, choices=(1, 3), help="Channels images from a folder are converted to: 1 (luminance) or 3 (RGB).")
+    resize: int | None = setting(None, type=int, min=4, metavar="SIDE",
+                                 help="Resize images from a folder to SIDE x SIDE squares (default: their own size).")
+    max_pixels: int = setting(225_000_000, min=1, metavar="PIXELS",
+                              help="Refuse image files with more pixels than this (decompression bombs).")
+    patch: int | None = setting(None, type=int, min=4, metavar="SIDE",
+                                help="Train on random SIDE x SIDE patches, drawn from the images in proportion to their "
+                                     "area; validation and test score whole images.")
+    patches_per_epoch: int | None = setting(None, type=int, min=1, metavar="COUNT",
+                                            help="Patches in an epoch (default: as many as tile the training pixels once).")
     validation_split: float = setting(0.1, min_exclusive=0.0, max=0.5, help="Share of training images kept for validation.")
     augment: str = setting("none", choices=AUGMENTS, metavar="MODE",
-                           help="none, or flip: mirror a random half of each epoch's training images left to right.")
+                           help="none; flip: mirror a random half of each epoch's images left to right; dihedral: "
+                                "one of the eight flips and quarter turns per patch.")
     limit: int | None = setting(None, type=int, min=2, help="Use at most this many training images.")
     test_limit: int | None = setting(None, type=int, min=1, resumable=True, help="Evaluate on at most this many test images.")
     output: str = setting("runs", flags=("-o",), metavar="DIR", resumable=True,
@@ -268,6 +283,13 @@ PRESETS: dict[str, dict[str, Any]] = {
     # A U-Net working on 2x2-folded pixels (FFDNet), three convolutions per block with SiLU,
     # residual output, trained on minus each image's PSNR with cosine decay, batch 32: 28.63 dB
     # on the test set after 30 minutes of training here (docs/recipes.md).
+    # The unet recipe for natural photographs of any size: 64x64 patches in all eight
+    # orientations, Gaussian noise of a strength drawn per image from sigma 5 to 50 (of 255), so that
+    # one model serves every noise level (docs/photographs.md). Grey; RGB with --channels 3.
+    "photo": dict(encoder="unet:filters=64,128,convs=3,activation=silu,space_to_depth=2",
+                  decoder="unet:filters=64,convs=3,activation=silu,space_to_depth=2",
+                  corruption="gaussian:stddev=0.02,stddev_max=0.2", loss="psnr", schedule="cosine",
+                  patch=64, augment="dihedral", batch_size=16, epochs=10),
     "unet": dict(encoder="unet:filters=64,128,convs=3,activation=silu,space_to_depth=2",
                  decoder="unet:filters=64,convs=3,activation=silu,space_to_depth=2",
                  loss="psnr", schedule="cosine", epochs=12, batch_size=32),

@@ -50,6 +50,44 @@ def corrupt_images(corruption: Corruption, images: np.ndarray, seed: int, batch_
     return np.concatenate(batches)
 
 
+def corrupt_image(corruption: Corruption, image: np.ndarray, seed: int) -> np.ndarray:
+    """One whole ``(height, width, channels)`` image corrupted with noise from ``seed`` alone."""
+    generator = keras.random.SeedGenerator(seed)
+    batch = keras.ops.convert_to_tensor(to_float(image)[None])
+    return keras.ops.convert_to_numpy(corruption.apply(batch, generator))[0]
+
+
+def score_whole_images(model, images, corruption: Corruption | None = None, seed: int = EVALUATION_SEED,
+                       loss=None, tile: int | None = None, overlap: int | None = None) -> dict[str, Any]:
+    """Each image of an :class:`~daekit.data.folder.ImageList` at its own size: noise drawn
+    from ``seed + index``, denoised whole or in tiles (:func:`daekit.tiling.predict_tiled`),
+    then PSNR and SSIM per image against its clean self.
+
+    Returns:
+        Per-image ``psnr`` and ``ssim`` arrays for the ``noisy`` input and the ``denoised``
+        output, the mean ``loss`` if a loss is given, and the denoising ``seconds`` and ``pixels``.
+    """
+    from daekit.tiling import predict_tiled
+
+    corruption = corruption or model.corruption
+    rows = {"noisy": {"psnr": [], "ssim": []}, "denoised": {"psnr": [], "ssim": []}}
+    losses, seconds, pixels = [], 0.0, 0
+    for index in range(len(images)):
+        clean = images.unit(index)
+        noisy = corrupt_image(corruption, clean, seed + index)
+        started = time.perf_counter()
+        denoised = predict_tiled(model, noisy, tile, overlap)
+        seconds += time.perf_counter() - started
+        pixels += clean.shape[0] * clean.shape[1]
+        for row, output in (("noisy", noisy), ("denoised", denoised)):
+            for metric, values in per_image_scores(clean[None], output[None]).items():
+                rows[row][metric].append(float(values[0]))
+        if loss is not None:
+            losses.append(float(keras.ops.convert_to_numpy(loss(clean[None], denoised[None]))))
+    result = {row: {metric: np.array(values) for metric, values in scores.items()} for row, scores in rows.items()}
+    return {**result, "loss": float(np.mean(losses)) if losses else None, "seconds": seconds, "pixels": pixels}
+
+
 def timed_predict(model, noisy: np.ndarray, batch_size: int = EVALUATION_BATCH, warm_up: bool = True) -> tuple[np.ndarray, float]:
     """The model's outputs for ``noisy`` and the seconds they took, after a first call on one
     batch: tracing and warm-up are a fixed cost of a process, not of denoising, and on a set
@@ -94,7 +132,8 @@ def evaluate_model(
 
     Args:
         model: A :class:`daekit.DenoisingAutoencoder`.
-        images: Clean images (``uint8`` or float in [0, 1]); the test split of ``data`` if omitted.
+        images: Clean images (``uint8`` or float in [0, 1]), or an ImageList of images of any
+            size, each scored whole; the test split of ``data`` if omitted.
         corruption: The noise to evaluate under; the model's training corruption if omitted.
         seed: Seed of the noise, so that every model is scored on the same noisy images.
 
@@ -106,6 +145,15 @@ def evaluate_model(
 
         images = load_data(data, data_dir=data_dir).test
     corruption = corruption or model.corruption
+    if not isinstance(images, np.ndarray):  # an ImageList: whole images of their own sizes
+        scores = score_whole_images(model, images, corruption, seed)
+        return {
+            "images": len(images), "corruption": describe_corruption(corruption), "seed": seed,
+            **{row: {metric: float(np.mean(scores[row][metric])) for metric in ("psnr", "ssim")}
+               for row in ("noisy", "denoised")},
+            "images_per_second": len(images) / scores["seconds"] if scores["seconds"] > 0 else None,
+            "megapixels_per_second": scores["pixels"] / 1e6 / scores["seconds"] if scores["seconds"] > 0 else None,
+        }
     clean = to_float(images)
     noisy = corrupt_images(corruption, clean, seed)
     denoised, elapsed = timed_predict(model, noisy, batch_size)

@@ -1,48 +1,99 @@
-"""Reading and writing image files for ``daekit denoise``."""
+"""Restoring image files with a trained model: ``daekit denoise``.
+
+Each image is written at its own size, channels, bit depth and format (a 16-bit PNG gives a
+16-bit PNG, a TIFF a TIFF); large images go through in tiles (:mod:`daekit.tiling`). Every
+input is checked before the first is denoised: unreadable files, and sizes a model of one
+size cannot take, are listed together.
+"""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-import numpy as np
-import tensorflow as tf
-
-from daekit.errors import DataError
-
-
-def read_image(path: Path, height: int, width: int, channels: int) -> np.ndarray:
-    """One PNG or JPEG as float32 in [0, 1], resized to ``height`` x ``width``."""
-    try:
-        image = tf.io.decode_image(tf.io.read_file(str(path)), channels=channels, expand_animations=False)
-    except (tf.errors.OpError, ValueError) as exc:
-        message = getattr(exc, "message", str(exc)).splitlines()[0]
-        raise DataError(f"{path}: cannot read image: {message}") from None
-    image = tf.image.resize(tf.cast(image, tf.float32) / 255.0, (height, width), antialias=True)
-    return np.clip(image.numpy(), 0.0, 1.0)
+from daekit.data.files import IMAGE_SUFFIXES, ImageFile, list_images, probe, read_pixels, write_image
+from daekit.errors import ConfigError, DataError
+from daekit.tiling import check_size, denoise, size_multiple
 
 
-def write_png(path: Path, image: np.ndarray) -> None:
-    pixels = tf.cast(tf.round(tf.clip_by_value(image, 0.0, 1.0) * 255.0), tf.uint8)
-    tf.io.write_file(str(path), tf.io.encode_png(pixels))
+def _inputs(inputs: Iterable[Path]) -> list[tuple[Path, Path]]:
+    """(file, name under the output directory) for every file given or found in a folder."""
+    found = []
+    for given in map(Path, inputs):
+        if given.is_dir():
+            found += [(path, path.relative_to(given)) for path in list_images(given)]
+        elif given.is_file():
+            found.append((given, Path(given.name)))
+        else:
+            raise DataError(f"{given}: no such file or directory")
+    if not found:
+        raise DataError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) in {', '.join(map(str, inputs))}")
+    return found
 
 
-def denoise_files(model, inputs: list[Path], out: Path) -> list[Path]:
-    """Denoise ``inputs`` into ``out``/<name>.png; every unreadable input is reported first."""
-    height, width, channels = model.image_shape
-    images, problems = [], []
-    for path in inputs:
+def plan_outputs(model, inputs: Iterable[Path], out: Path, resize: bool = False) -> list[tuple[ImageFile, Path]]:
+    """Check every input and the output directory before any work: (input, output) pairs.
+
+    Raises:
+        DataError: Unreadable inputs (all of them), an output directory that is a file, or
+            outputs that would overwrite an input or each other.
+        ConfigError: Sizes that a model of one size only cannot take without ``resize``.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise DataError(f"--out {out}: is a file; give a directory for the denoised images")
+    found = _inputs(inputs)
+    infos, problems = [], []
+    for path, _ in found:
         try:
-            images.append(read_image(path, height, width, channels))
+            infos.append(probe(path))
         except DataError as exc:
             problems.append(str(exc))
     if problems:
-        raise DataError("; ".join(problems))
-    targets = [Path(out) / f"{path.stem}.png" for path in inputs]
-    clashes = [str(t) for t in targets if any(t.resolve() == p.resolve() for p in inputs)]
+        raise DataError(f"{len(problems)} of {len(found)} inputs cannot be read:\n" + "\n".join(problems[:20]))
+    if not resize and size_multiple(model) is None:
+        for info in infos:
+            check_size(model, info.height, info.width, str(info.path))
+    targets = [out / name for _, name in found]
+    sources = {path.resolve() for path, _ in found}
+    clashes = [str(target) for target in targets if target.resolve() in sources]
     if clashes or len(set(targets)) != len(targets):
-        raise DataError(f"output names clash with inputs or with each other: {', '.join(clashes) or targets}")
-    Path(out).mkdir(parents=True, exist_ok=True)
-    denoised = model.predict(np.stack(images), verbose=0)
-    for target, image in zip(targets, denoised):
-        write_png(target, image)
-    return targets
+        raise DataError(f"output names clash with inputs or with each other: {', '.join(clashes) or 'repeated names'}")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"--out {out}: cannot create the directory: {exc.strerror or exc}") from None
+    return list(zip(infos, targets))
+
+
+def denoise_files(model, inputs: Iterable[Path], out: Path, tile: int | None = None, overlap: int | None = None,
+                  resize: bool = False, progress: bool | None = None,
+                  on_file: Callable[[Path], None] | None = None) -> list[Path]:
+    """Denoise image files and folders into ``out``, each at its own size, channels, bit
+    depth and format; files found in a folder keep their path below it.
+
+    Args:
+        tile, overlap: Tiling of large images (:func:`daekit.tiling.denoise`).
+        resize: Let a model of one size only take other sizes by resizing to it and back.
+        progress: A progress bar over the files; by default on a terminal.
+    """
+    pairs = plan_outputs(model, inputs, out, resize)
+    if tile is not None and overlap is not None and overlap >= tile:
+        raise ConfigError(f"--overlap {overlap} must be smaller than --tile {tile}")
+    written = []
+    progress = sys.stdout.isatty() if progress is None else progress
+    if progress:
+        from rich.progress import track
+
+        pairs = track(pairs, description="denoising", transient=True)
+    for info, target in pairs:
+        restored = denoise(model, read_pixels(info), tile=tile, overlap=overlap, resize=resize)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DataError(f"{target.parent}: cannot create the directory: {exc.strerror or exc}") from None
+        written.append(write_image(target, restored))
+        if on_file is not None:
+            on_file(target)
+    return written

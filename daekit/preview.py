@@ -53,3 +53,21 @@ def severity_figure(image: np.ndarray, classes: list[type[Corruption]], seed: in
                 ax.set_title(f"severity {level}", fontsize=8)
     axes[0, 0].set_title("clean", fontsize=8)
     return figure
+
+
+#: Side of the crops that ``daekit preview --data DIR`` shows of the user's images.
+PREVIEW_CROP = 96
+
+
+def full_resolution_crops(images, count: int, seed: int, side: int = PREVIEW_CROP) -> np.ndarray:
+    """``count`` crops of ``side`` pixels (smaller if an image is), at the images' own
+    resolution, from images and corners chosen by ``seed``: a corruption on a photograph is
+    judged at the scale it will be trained and restored at, not shrunk to a thumbnail."""
+    rng = np.random.default_rng(seed)
+    side = min(side, *(min(size) for size in images.sizes))
+    crops = []
+    for index in rng.choice(len(images), size=count, replace=len(images) < count):
+        height, width = images.sizes[index]
+        top, left = rng.integers(0, height - side + 1), rng.integers(0, width - side + 1)
+        crops.append(images.unit(int(index))[top:top + side, left:left + side])
+    return np.stack(crops)

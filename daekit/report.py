@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from daekit.config import TrainConfig
 from daekit.data import pipeline
 from daekit.data.pipeline import TrainingData
@@ -16,12 +18,39 @@ from daekit.saving import save_model
 FIGURE_IMAGES = 8
 
 
+#: Side of the crops that figures show of images larger than it, at the image's own scale.
+FIGURE_CROP = 128
+
+
+def figure_images(images, model, count: int = FIGURE_IMAGES) -> np.ndarray:
+    """The first ``count`` images as one float32 batch for a figure: whole when they share the
+    model's training size, else the same centre crop of each, at their own scale."""
+    from daekit.tiling import size_multiple
+
+    if isinstance(images, np.ndarray):
+        return to_float(images[:count])
+    chosen = images.head(count)
+    if all(size == tuple(model.image_shape[:2]) for size in chosen.sizes):
+        return np.stack([chosen.unit(i) for i in range(len(chosen))])
+    multiple = size_multiple(model) or 1
+    side = min(FIGURE_CROP, *(min(size) for size in chosen.sizes)) // multiple * multiple
+    crops = []
+    for index, (height, width) in enumerate(chosen.sizes):
+        top, left = (height - side) // 2, (width - side) // 2
+        crops.append(chosen.unit(index)[top:top + side, left:left + side])
+    return np.stack(crops)
+
+
 def report_run(model, config: TrainConfig, plan: TrainingData, strategy, run: RunDirectory, history: dict[str, list[float]],
            noisy_psnr: float) -> dict[str, Any]:
     """Save the model, score it on the test set (evaluation.json) and draw the run's figures."""
-    test_clean = to_float(plan.test[:FIGURE_IMAGES])
-    # The figure shows the evaluation's own noisy images: its first batch, cut to the figure.
-    test_noisy = corrupt_images(model.corruption, plan.test[:CORRUPTION_BATCH], seed=EVALUATION_SEED)[:FIGURE_IMAGES]
+    if isinstance(plan.test, np.ndarray):
+        test_clean = to_float(plan.test[:FIGURE_IMAGES])
+        # The figure shows the evaluation's own noisy images: its first batch, cut to the figure.
+        test_noisy = corrupt_images(model.corruption, plan.test[:CORRUPTION_BATCH], seed=EVALUATION_SEED)[:FIGURE_IMAGES]
+    else:
+        test_clean = figure_images(plan.test, model)
+        test_noisy = corrupt_images(model.corruption, test_clean, seed=EVALUATION_SEED)
     save_model(model, run.model)
     with strategy.scope():
         evaluation = evaluate_model(model, plan.test, seed=EVALUATION_SEED,

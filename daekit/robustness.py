@@ -49,6 +49,8 @@ def evaluate_matrix(
         The rows (corruption, method, psnr, ssim, images_per_second), and for each corruption
         the first ``keep`` images of the clean set and of every method's output.
     """
+    if not isinstance(images, np.ndarray):
+        return _evaluate_whole(model, images, corruptions, baselines, seed, keep)
     clean = to_float(images)
     rows, kept = [], {}
     for index, (label, corruption) in enumerate(corruptions):
@@ -63,4 +65,44 @@ def evaluate_matrix(
         outputs[MODEL], seconds = timed_predict(model, noisy, warm_up=index == 0)
         rows.append(_row(label, MODEL, clean, outputs[MODEL], seconds))
         kept[label] = {"clean": clean[:keep], **{method: output[:keep] for method, output in outputs.items()}}
+    return rows, kept
+
+
+def _evaluate_whole(model, images, corruptions, baselines, seed: int, keep: int):
+    """:func:`evaluate_matrix` on an ImageList: every image whole, at its own size, one at a
+    time (the model in tiles where large); figures keep a centre crop of each."""
+    from daekit.evaluate import corrupt_image
+    from daekit.report import figure_images
+    from daekit.tiling import predict_tiled
+
+    crop = figure_images(images, model, count=keep).shape[1] if keep else 0
+    rows, kept = [], {}
+    for label, corruption in corruptions:
+        scores: dict[str, dict[str, list]] = {}
+        seconds: dict[str, float] = {}
+        crops: dict[str, list] = {"clean": []}
+        for index in range(len(images)):
+            clean = images.unit(index)
+            outputs = {NOISY: corrupt_image(corruption, clean, seed + index)}
+            for name in baselines:
+                title, denoise = BASELINES[name]
+                started = time.perf_counter()
+                outputs[title] = denoise(outputs[NOISY][None])[0]
+                seconds[title] = seconds.get(title, 0.0) + time.perf_counter() - started
+            started = time.perf_counter()
+            outputs[MODEL] = predict_tiled(model, outputs[NOISY])
+            seconds[MODEL] = seconds.get(MODEL, 0.0) + time.perf_counter() - started
+            for method, output in outputs.items():
+                for metric, values in per_image_scores(clean[None], output[None]).items():
+                    scores.setdefault(method, {}).setdefault(metric, []).append(float(values[0]))
+            if index < keep:
+                top, left = (clean.shape[0] - crop) // 2, (clean.shape[1] - crop) // 2
+                for method, output in {"clean": clean, **outputs}.items():
+                    crops.setdefault(method, []).append(output[top:top + crop, left:left + crop])
+        for method, metric_values in scores.items():
+            elapsed = seconds.get(method)
+            rows.append({"corruption": label, "method": method, "psnr": float(np.mean(metric_values["psnr"])),
+                         "ssim": float(np.mean(metric_values["ssim"])),
+                         "images_per_second": len(images) / elapsed if elapsed else None})
+        kept[label] = {method: np.stack(values) for method, values in crops.items()} if keep else {}
     return rows, kept

@@ -23,23 +23,25 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from daekit.callbacks import EpochFigures
+from daekit.callbacks import EpochFigures, WholeImageValidation
 from daekit.checkpoints import CheckpointStore, Progress
 from daekit.config import TrainConfig
 from daekit.data import pipeline
+from daekit.data.folder import ImageList
 from daekit.data.pipeline import TrainingData
 from daekit.distribute import check_steps, describe, fit_multi_worker, is_writer, make_strategy, resolve_jit_compile
 from daekit.errors import Preempted
-from daekit.evaluate import corrupt_images, to_float
+from daekit.evaluate import corrupt_image, corrupt_images, to_float
 from daekit.faults import RunState, SignalFlag, write_metrics
 from daekit.kinds import KINDS
 from daekit.manager import Plugins, get_plugins
 from daekit.metrics import per_image_scores, psnr, ssim
 from daekit.model import build_loss, build_model, check_specs, same_components
 from daekit.optimizers import dtype_policy, make_optimizer
-from daekit.report import FIGURE_IMAGES, report_run
+from daekit.report import FIGURE_IMAGES, figure_images, report_run
 from daekit.rundir import RunDirectory
 from daekit.saving import load_model
+from daekit.tiling import check_size
 
 @attrs.frozen
 class RunResult:
@@ -79,7 +81,9 @@ def train(config: TrainConfig | None = None, plugins: Plugins | None = None, ver
     plugins = plugins or get_plugins()
     check_specs({kind: getattr(config, kind) for kind in KINDS}, plugins)
     plan = pipeline.prepare(config, strategy.num_replicas_in_sync)
-    check_steps(config.steps_per_execution, plan.steps_per_epoch, plan.replicas)  # before the directory is written
+    # Before the directory is written:
+    check_steps(config.steps_per_execution, plan.steps_per_epoch, plan.replicas)
+    check_model_takes(config, plugins, plan)
     signals = SignalFlag()
     with signals.installed():
         if config.deterministic:
@@ -111,12 +115,9 @@ def _run(config, plugins, plan, strategy, run, signals, verbose, callbacks) -> R
                              evaluation)
         keras.utils.set_random_seed(config.seed)
         model, progress = build(config, plugins, plan, strategy, run)
-        # Validation noise is drawn once, from its own seed: every epoch is scored on the same images.
-        val_clean = to_float(plan.validation)
-        val_noisy = corrupt_images(model.corruption, val_clean, seed=config.seed + 1)
-        fit(model, config, plugins, plan, strategy, run, progress, (val_clean, val_noisy), signals, callbacks, verbose)
-        evaluation = report_run(model, config, plan, strategy, run, progress.history,
-                            noisy_psnr=float(np.mean(per_image_scores(val_clean, val_noisy)["psnr"])))
+        validation = Validation.draw(model, plan.validation, seed=config.seed + 1)
+        fit(model, config, plugins, plan, strategy, run, progress, validation, signals, callbacks, verbose)
+        evaluation = report_run(model, config, plan, strategy, run, progress.history, noisy_psnr=validation.noisy_psnr)
     except Preempted as exc:
         run.set_status("preempted", error=str(exc), signal=exc.signal)
         raise
@@ -130,11 +131,49 @@ def _run(config, plugins, plan, strategy, run, signals, verbose, callbacks) -> R
     return RunResult(run.path, model, progress.history, evaluation)
 
 
+def check_model_takes(config: TrainConfig, plugins: Plugins, plan: TrainingData) -> None:
+    """Refuse, with the reason, a model that cannot take the run's patches (a U-Net that
+    cannot halve them) or its whole validation and test images (a model of one size only)."""
+    model = build_model(config.corruption, config.encoder, config.decoder, image_shape=plan.image_shape,
+                        seed=config.seed, plugins=plugins)
+    for what, images in (("validation", plan.validation), ("test", plan.test)):
+        sizes = images.sizes if isinstance(images, ImageList) else [tuple(images.shape[1:3])]
+        for height, width in sorted(set(sizes)):
+            check_size(model, height, width, f"{what} images (scored whole)")
+
+
+@attrs.frozen
+class Validation:
+    """The validation images with their noise, drawn once from the run's seed, so that every
+    epoch is scored on the same noisy images: batched arrays for Keras's own validation, or
+    whole images of any size scored one at a time (:class:`WholeImageValidation`)."""
+
+    clean: np.ndarray | None
+    noisy: np.ndarray | None
+    whole: ImageList | None
+    seed: int
+    figure: tuple[np.ndarray, np.ndarray]
+    noisy_psnr: float
+
+    @classmethod
+    def draw(cls, model, images, seed: int) -> Validation:
+        if isinstance(images, ImageList):
+            clean = figure_images(images, model)
+            noisy = corrupt_images(model.corruption, clean, seed=seed)
+            psnrs = [per_image_scores(images.unit(i)[None], corrupt_image(model.corruption, images.unit(i), seed + i)[None])
+                     ["psnr"][0] for i in range(len(images))]
+            return cls(None, None, images, seed, (clean, noisy), float(np.mean(psnrs)))
+        clean = to_float(images)
+        noisy = corrupt_images(model.corruption, clean, seed=seed)
+        return cls(clean, noisy, None, seed, (clean[:FIGURE_IMAGES], noisy[:FIGURE_IMAGES]),
+                   float(np.mean(per_image_scores(clean, noisy)["psnr"])))
+
+
 def build(config: TrainConfig, plugins: Plugins, plan: TrainingData, strategy, run: RunDirectory):
     """The compiled model, with the newest intact checkpoint restored into it when resuming;
     returns it and the run's :class:`Progress`."""
     with strategy.scope(), dtype_policy(config.precision):
-        model = build_model(config.corruption, config.encoder, config.decoder, image_shape=plan.data.image_shape,
+        model = build_model(config.corruption, config.encoder, config.decoder, image_shape=plan.image_shape,
                             seed=config.seed, plugins=plugins)
         model.compile(optimizer=make_optimizer(config, plan.steps_per_epoch), loss=build_loss(config.loss, plugins),
                       metrics=[psnr, ssim], jit_compile=resolve_jit_compile(config.jit_compile), steps_per_execution=config.steps_per_execution)
@@ -146,16 +185,17 @@ def build(config: TrainConfig, plugins: Plugins, plan: TrainingData, strategy, r
 
 
 def fit(model, config: TrainConfig, plugins: Plugins, plan: TrainingData, strategy, run: RunDirectory, progress: Progress,
-        validation: tuple[np.ndarray, np.ndarray], signals: SignalFlag, extra_callbacks: list, verbose) -> None:
+        validation: Validation, signals: SignalFlag, extra_callbacks: list, verbose) -> None:
     """Record the run and train it from ``progress`` to ``config.epochs``."""
     write_metrics(run.metrics, progress.history)
     _write_manifest(run, config, model, plugins, plan, strategy, progress)
-    val_clean, val_noisy = validation
     state = RunState(CheckpointStore(run.checkpoints), progress, plan.steps_per_epoch, config.checkpoint_every,
                      run.metrics, signals)
+    whole = [WholeImageValidation(validation.whole, validation.seed)] if validation.whole is not None else []
     callbacks = [
+        *whole,  # first: the callbacks after it read the scores it adds to the logs
         keras.callbacks.TensorBoard(log_dir=str(run.logs), write_graph=False, profile_batch=0),
-        EpochFigures(val_clean[:FIGURE_IMAGES], val_noisy[:FIGURE_IMAGES], run.figures),
+        EpochFigures(*validation.figure, run.figures),
         state,
         *extra_callbacks,
     ]
@@ -169,11 +209,16 @@ def fit(model, config: TrainConfig, plugins: Plugins, plan: TrainingData, strate
     with signals.arm(), strategy.scope():
         for first, last, skip in phases:
             state.offset = skip
+            if plan.patch is None:
+                dataset = pipeline.training_dataset(plan.train, config.batch_size, config.seed, first, last, skip,
+                                                    config.prefetch, config.augment, plan.drop)
+            else:
+                dataset = pipeline.patch_dataset(plan, config.batch_size, config.seed, first, last, skip,
+                                                 config.prefetch, config.augment)
+            batched = {} if validation.whole is not None else {
+                "validation_data": (validation.noisy, validation.clean), "validation_batch_size": plan.validation_batch}
             model.fit(
-                pipeline.training_dataset(plan.train, config.batch_size, config.seed, first, last, skip,
-                                          config.prefetch, config.augment, plan.drop),
-                initial_epoch=first, epochs=last, steps_per_epoch=plan.steps_per_epoch - skip,
-                validation_data=(val_noisy, val_clean), validation_batch_size=plan.validation_batch,
+                dataset, initial_epoch=first, epochs=last, steps_per_epoch=plan.steps_per_epoch - skip, **batched,
                 callbacks=callbacks, verbose=verbose,
                 shuffle=False,  # each epoch has its own order already (pipeline.epoch_draws)
             )
@@ -181,12 +226,13 @@ def fit(model, config: TrainConfig, plugins: Plugins, plan: TrainingData, strate
 
 def _write_manifest(run, config, model, plugins, plan: TrainingData, strategy, progress: Progress) -> None:
     data = plan.data
-    run.write_manifest(config, model, plugins, {
-        "name": data.name, "source": data.source, "train": len(plan.train),
-        "validation": len(plan.validation), "test": len(plan.test), "image_shape": list(data.image_shape),
-    }, devices=[device.name for device in tf.config.list_logical_devices()],
+    described = {"name": data.name, "source": data.source, "train": len(plan.train),
+                 "validation": len(plan.validation), "test": len(plan.test), "image_shape": list(plan.image_shape)}
+    if isinstance(plan.train, ImageList):  # which files went where
+        described["files"] = {split: list(getattr(plan, split).names) for split in ("train", "validation", "test")}
+    run.write_manifest(config, model, plugins, described, devices=[device.name for device in tf.config.list_logical_devices()],
         compile={"jit_compile": model.jit_compile, "steps_per_execution": config.steps_per_execution,
                  "precision": config.precision, "deterministic": config.deterministic},
         strategy=describe(strategy, config.strategy),
-        pipeline=pipeline.describe(config.batch_size, config.augment, config.prefetch, plan.validation_batch, plan.drop),
+        pipeline=pipeline.describe(plan, config),
         progress={"epoch": progress.epoch, "step": progress.step} if progress.global_step else None)

@@ -30,7 +30,8 @@ def space_to_depth(x, factor):
     """(B, H, W, C) to (B, H/f, W/f, C*f*f): each f x f block of pixels becomes channels."""
     if factor == 1:
         return x
-    _, height, width, channels = x.shape
+    # Dynamic sides: a fully convolutional model takes images of any (padded) size.
+    height, width, channels = ops.shape(x)[1], ops.shape(x)[2], x.shape[-1]
     x = ops.reshape(x, (-1, height // factor, factor, width // factor, factor, channels))
     x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
     return ops.reshape(x, (-1, height // factor, width // factor, factor * factor * channels))
@@ -40,7 +41,7 @@ def depth_to_space(x, factor):
     """The inverse of :func:`space_to_depth`."""
     if factor == 1:
         return x
-    _, height, width, channels = x.shape
+    height, width, channels = ops.shape(x)[1], ops.shape(x)[2], x.shape[-1]
     out = channels // (factor * factor)
     x = ops.reshape(x, (-1, height, width, factor, factor, out))
     x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
@@ -90,6 +91,9 @@ class UNetEncoder(daekit.Encoder):
                 x = self.pool(x)
         return x, skips
 
+    def size_multiple(self):
+        return 2 ** (len(self.options.filters) - 1 + (self.options.space_to_depth == 2))
+
     def _sizes(self, input_shape):
         halvings = len(self.options.filters) - 1 + (self.options.space_to_depth == 2)
         if input_shape[1] % 2 ** halvings or input_shape[2] % 2 ** halvings:
@@ -123,6 +127,7 @@ class UNetDecoder(daekit.Decoder):
 
     name = "unet"
     uses_skips = True
+    any_size = True
 
     @attrs.frozen
     class Options:

@@ -108,16 +108,23 @@ def test_denoise_image_files(tiny_run, tmp_path):
         path = tmp_path / name
         tf.io.write_file(str(path), tf.io.encode_png(rng.integers(0, 256, shape, dtype=np.uint8)))
         inputs.append(path)
+    # The tiny model flattens its map to a code: it takes 28x28 images only, and says why.
     result = run_daekit("denoise", run_dir / "model.keras", *inputs, "--out", tmp_path / "out")
+    assert result.returncode == 2 and "b.png are 40x30" in result.stderr and "not fully convolutional" in result.stderr
+    assert not (tmp_path / "out").exists()
+    result = run_daekit("denoise", run_dir / "model.keras", *inputs, "--out", tmp_path / "out", "--resize")
     assert result.returncode == 0, result.stderr
-    for name in ("a.png", "b.png"):
+    for name, shape in (("a.png", (28, 28, 1)), ("b.png", (40, 30, 3))):  # each at its own size and channels
         image = tf.io.decode_png(tf.io.read_file(str(tmp_path / "out" / name))).numpy()
-        assert image.shape == (28, 28, 1)
+        assert image.shape == shape
     (tmp_path / "bad.png").write_bytes(b"not a png")
     result = run_daekit("denoise", run_dir / "model.keras", tmp_path / "bad.png", "--out", tmp_path / "out2")
     assert result.returncode == 1
-    assert "bad.png: cannot read image" in result.stderr
+    assert "bad.png: not a PNG file" in result.stderr
     assert not (tmp_path / "out2").exists()
+    (tmp_path / "file").write_text("")
+    result = run_daekit("denoise", run_dir / "model.keras", inputs[0], "--out", tmp_path / "file")
+    assert result.returncode == 1 and "--out" in result.stderr and "is a file" in result.stderr
 
 
 def test_article_preset_runs_the_classic_model(tmp_path, fashion_mnist):
@@ -189,7 +196,7 @@ def test_preview_a_folder_of_colour_images(tmp_path):
         tf.io.write_file(str(tmp_path / "imgs" / f"{index}.png"),
                          tf.io.encode_png(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)))
     result = run_daekit("preview", "--out", tmp_path / "f.png", "--data", tmp_path / "imgs", "--channels", "3",
-                        "--image-size", "32", "--corruption", "jpeg:severity=4", "--images", "2")
+                        "--resize", "32", "--corruption", "jpeg:severity=4", "--images", "2")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "f.png").exists()
 

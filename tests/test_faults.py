@@ -193,3 +193,17 @@ def test_a_damaged_checkpoint_record_is_named_as_itself(env, tmp_path, fashion_m
     resumed = train(env, tmp_path, "run", "--epochs", "1")
     assert f"checkpoint {record} is damaged or unreadable" in " ".join(resumed.stderr.split())
     assert f"{newest}.weights.h5 is damaged" not in resumed.stderr
+
+
+PATCH_ARGS = ["--encoder", "unet:filters=4,8,convs=1", "--decoder", "unet:filters=4,convs=1", "--patch", "16",
+              "--patches-per-epoch", str(STEPS * 64), "--augment", "dihedral"]
+
+
+def test_sigkill_in_a_patch_run_resumes_to_the_batches_and_weights_of_an_uninterrupted_one(env, tmp_path, fashion_mnist):
+    # Each step's image, corner and turn come from (seed, epoch): the resumed epoch replays them.
+    train(env, tmp_path / "reference", "run", *PATCH_ARGS)
+    killed = train(env, tmp_path, "run", *PATCH_ARGS, fault=f"kill:{at(STEPS + 13)}", check=False)
+    assert killed.returncode == -signal.SIGKILL
+    train(env, tmp_path, "run", *PATCH_ARGS)
+    assert status(tmp_path / "run")["status"] == "completed"
+    assert_same_weights(tmp_path / "run", tmp_path / "reference" / "run")

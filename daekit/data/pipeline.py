@@ -2,11 +2,14 @@
 
 Two parts with one job each:
 
-- the *draws* (:func:`epoch_draws`): plain NumPy over indices, the order of an epoch's images
-  and which of them are mirrored. They depend only on the run's seed and the epoch, so a run
-  resumed mid-epoch replays exactly the batches an uninterrupted one sees;
-- a thin ``tf.data`` stage (:func:`training_dataset`) that gathers the pixels, scales them to
-  [0, 1], applies the drawn flips and prefetches. Noise is added in the model, inside the step.
+- the *draws*: plain NumPy over indices. For images held in memory and trained whole
+  (Fashion-MNIST), :func:`epoch_draws` gives the order of an epoch's images and which of them
+  are mirrored; for patches, or a folder's images, :mod:`daekit.data.sampler` gives each
+  step's image, corner and flip or turn. They depend only on the run's seed and the epoch, so
+  a run resumed mid-epoch replays exactly the batches an uninterrupted one sees;
+- a thin ``tf.data`` stage (:func:`training_dataset`, :func:`patch_dataset`) that gathers the
+  pixels, scales them to [0, 1] by their bit depth, applies the drawn transforms and
+  prefetches. Noise is added in the model, inside the step.
 
 It also holds the batch arithmetic of several replicas (:func:`replica_remainder`,
 :func:`replica_batch`): a batch that leaves a replica without an image fails in
@@ -23,36 +26,128 @@ import numpy as np
 import tensorflow as tf
 
 from daekit.config import AUGMENTS, TrainConfig
+from daekit.data.folder import ImageList, load_folder
+from daekit.data.sampler import epoch_patches, gather, patches_per_epoch
 from daekit.data.sources import ImageData, load_data, split_validation
-from daekit.errors import ConfigError
+from daekit.errors import ConfigError, DataError
 from daekit.evaluate import EVALUATION_BATCH
 
 
 @attrs.frozen
 class TrainingData:
-    """The images of a run and how they are batched, settled before its directory is written."""
+    """The images of a run and how they are batched, settled before its directory is written.
+
+    ``train``, ``validation`` and ``test`` are ``uint8`` arrays (an IDX data set) or
+    :class:`~daekit.data.folder.ImageList` (a folder). ``patch`` is the ``(height, width)``
+    the sampler cuts from the training images, or ``None`` when the in-memory images train
+    whole (:func:`training_dataset`).
+    """
 
     data: ImageData
-    train: np.ndarray
-    validation: np.ndarray
-    test: np.ndarray
+    train: Any
+    validation: Any
+    test: Any
     replicas: int
     drop: int  # images left out of each epoch so that every replica gets one (replica_remainder)
     steps_per_epoch: int
     validation_batch: int
+    patch: tuple[int, int] | None = None
+    per_epoch: int = 0  # images or patches in an epoch
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """The shape the model trains on: the patch, or the images themselves."""
+        if self.patch is not None:
+            return (*self.patch, self.data.image_shape[-1])
+        return tuple(self.train.shape[1:])
+
+
+def _head(images, count: int | None):
+    if count is None:
+        return images
+    return images.head(count) if isinstance(images, ImageList) else images[:count]
+
+
+def _patch_for(config: TrainConfig, train) -> tuple[int, int] | None:
+    """The patch the sampler cuts, checked against the training images."""
+    if config.patch:
+        sizes = train.sizes if isinstance(train, ImageList) else [tuple(train.shape[1:3])] * len(train)
+        small = [f"{name} ({w}x{h})" for name, (h, w) in zip(getattr(train, "names", range(len(sizes))), sizes)
+                 if h < config.patch or w < config.patch]
+        if small:
+            raise DataError(f"{len(small)} training image(s) are smaller than patch={config.patch}: "
+                            + ", ".join(small[:10]) + (" ..." if len(small) > 10 else ""))
+        return config.patch, config.patch
+    if isinstance(train, ImageList):
+        height, width, _ = train.shape
+        if height is None or width is None:
+            sizes = sorted({f"{w}x{h}" for h, w in train.sizes})
+            raise DataError(f"the training images come in {len(sizes)} sizes ({', '.join(sizes[:4])}"
+                            f"{' ...' if len(sizes) > 4 else ''}): train on patches of them (--patch 64), or "
+                            "give --resize SIDE")
+        return height, width
+    if config.augment == "dihedral":
+        return tuple(train.shape[1:3])
+    return None
 
 
 def prepare(config: TrainConfig, replicas: int = 1) -> TrainingData:
     """Load ``config``'s data, split off the validation images and size the batches."""
-    data = load_data(config.data, data_dir=config.data_dir, image_size=config.image_size,
-                     channels=config.channels, seed=config.seed)
-    train = data.train[: config.limit] if config.limit else data.train
-    train, validation = split_validation(train, config.validation_split, config.seed)
-    drop = replica_remainder(len(train), config.batch_size, replicas)
+    data = load_data(config.data, data_dir=config.data_dir, channels=config.channels, seed=config.seed,
+                     resize=config.resize, test_data=config.test_data, max_pixels=config.max_pixels)
+    train = _head(data.train, config.limit)
+    if config.val_data:
+        validation = load_folder(config.val_data, config.channels, config.resize, config.max_pixels)
+    else:
+        train, validation = split_validation(train, config.validation_split, config.seed)
+    patch = _patch_for(config, train)
+    if config.augment == "dihedral" and patch is not None and patch[0] != patch[1]:
+        raise ConfigError(f"augment=dihedral turns images by quarter turns, which needs square images; these are "
+                          f"{patch[1]}x{patch[0]}: give --patch SIDE, or use augment=flip")
+    if patch is None:
+        per_epoch = len(train)
+    else:
+        sizes = train.sizes if isinstance(train, ImageList) else [tuple(train.shape[1:3])] * len(train)
+        per_epoch = config.patches_per_epoch or patches_per_epoch(sizes, patch)
+    drop = replica_remainder(per_epoch, config.batch_size, replicas)
     # Validation only predicts, so it takes evaluation's larger batches: fewer, fuller steps.
     validation_batch = replica_batch(len(validation), max(config.batch_size, EVALUATION_BATCH), replicas)
-    return TrainingData(data, train, validation, data.test[: config.test_limit] if config.test_limit else data.test,
-                        replicas, drop, -(-(len(train) - drop) // config.batch_size), validation_batch)
+    return TrainingData(data, train, validation, _head(data.test, config.test_limit), replicas, drop,
+                        -(-(per_epoch - drop) // config.batch_size), validation_batch, patch, per_epoch)
+
+
+def patch_dataset(plan: TrainingData, batch_size: int, seed: int, first_epoch: int = 0, epochs: int = 1,
+                  skip_steps: int = 0, prefetch: int = -1, augment: str = "none") -> tf.data.Dataset:
+    """Patches (or whole images of one size) as (input, target) pairs for epochs
+    ``first_epoch`` up to ``epochs``, drawn by :func:`daekit.data.sampler.epoch_patches`,
+    skipping the first ``skip_steps`` batches. Each epoch's draws are made when the pipeline
+    reaches it, so a long run holds one epoch's indices at a time."""
+    images, patch, count = plan.train, plan.patch, plan.per_epoch
+    sizes = images.sizes if isinstance(images, ImageList) else [tuple(images.shape[1:3])] * len(images)
+    kept = count - plan.drop
+
+    def draws(epoch):
+        columns = epoch_patches(sizes, patch, count, seed, int(epoch), augment)
+        return tuple(column[:kept].astype(np.int64) for column in columns)
+
+    def epoch_batches(epoch):
+        columns = tf.numpy_function(draws, [epoch], [tf.int64] * 4, stateful=False)
+        for column in columns:
+            column.set_shape([None])
+        return tf.data.Dataset.from_tensor_slices(tuple(columns)).batch(batch_size)
+
+    channels = plan.data.image_shape[-1]
+
+    def load(*columns):
+        batch = tf.numpy_function(lambda *c: gather(images, patch, *c), columns, tf.float32, stateful=False)
+        batch.set_shape([None, *patch, channels])
+        return batch, batch
+
+    dataset = (tf.data.Dataset.range(first_epoch, epochs).flat_map(epoch_batches).skip(skip_steps)
+               .map(load, num_parallel_calls=tf.data.AUTOTUNE))
+    if prefetch:
+        dataset = dataset.prefetch(tf.data.AUTOTUNE if prefetch < 0 else prefetch)
+    return dataset
 
 
 def epoch_draws(count: int, seed: int, epoch: int, flips: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -127,15 +222,24 @@ def replica_batch(count: int, batch_size: int, replicas: int) -> int:
     return size
 
 
-def describe(batch_size: int, augment: str, prefetch: int, validation_batch: int, drop: int) -> dict[str, Any]:
+def describe(plan: TrainingData, config: TrainConfig) -> dict[str, Any]:
     """The pipeline as the run manifest records it."""
+    augment = {"flip": ", mirror half of them", "dihedral": ", one of eight flips and quarter turns each"}.get(config.augment, "")
+    if plan.patch is None:
+        order = "a permutation per epoch from (seed, epoch)"
+    elif isinstance(plan.train, ImageList) and plan.train.shape[:2] == plan.patch and not config.patch:
+        order = "a permutation of the whole images per epoch from (seed, epoch)"
+    else:
+        order = (f"{plan.per_epoch} patches of {plan.patch[0]}x{plan.patch[1]} per epoch from (seed, epoch), "
+                 "images drawn in proportion to their area, corners uniform")
     return {
-        "order": "a permutation per epoch from (seed, epoch)", "batch_size": batch_size,
-        "map": "gather, scale to [0, 1]" + (", mirror half the images (epoch_draws)" if augment == "flip" else "")
-               + ", parallel (AUTOTUNE)",
+        "order": order + augment, "batch_size": config.batch_size,
+        "map": "gather, scale to [0, 1] by bit depth, parallel (AUTOTUNE)",
         "noise": "in the model, inside the training step",
-        "prefetch": "AUTOTUNE" if prefetch < 0 else prefetch,
-        "validation_batch_size": validation_batch,
-        **({"left_out_per_epoch": f"the last {drop} image(s) of each epoch's order, too few for one per replica"}
-           if drop else {}),
+        "prefetch": "AUTOTUNE" if config.prefetch < 0 else config.prefetch,
+        **({"validation": "whole images at their own size, one at a time (tiled where large)"}
+           if isinstance(plan.validation, ImageList) else {"validation_batch_size": plan.validation_batch}),
+        **({"left_out_per_epoch": f"the last {plan.drop} {'image(s)' if plan.patch is None else 'patch(es)'} of each "
+                                  "epoch's order, too few for one per replica"}
+           if plan.drop else {}),
     }

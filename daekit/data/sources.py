@@ -1,17 +1,21 @@
 """Where images come from: the IDX data sets found on disk, or a folder of image files.
 
-Images are kept as ``uint8`` arrays of shape ``(count, height, width, channels)``; the
-training pipeline scales them to [0, 1] on the fly.
+IDX images are kept as ``uint8`` arrays of shape ``(count, height, width, channels)``; a
+folder's images as an :class:`~daekit.data.folder.ImageList`, each at its own size and bit
+depth, memory-mapped. The training pipeline scales them to [0, 1] on the fly.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import attrs
 import numpy as np
 
+from daekit.data.files import MAX_PIXELS
+from daekit.data.folder import ImageList, load_folder
 from daekit.data.idx import read_idx
 from daekit.errors import DataError
 
@@ -25,21 +29,22 @@ IDX_DATASETS = {
     "fashion-mnist": ("Fashion-MNIST", "apt-get install dataset-fashion-mnist"),
     "mnist": ("MNIST", "the four MNIST IDX files from the data set's publisher"),
 }
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 
 
 @attrs.frozen
 class ImageData:
-    """Training and test images of one source, ``uint8`` in NHWC layout."""
+    """Training and test images of one source: ``uint8`` NHWC arrays (IDX data sets) or
+    :class:`~daekit.data.folder.ImageList` (folders)."""
 
     name: str
     source: str
-    train: np.ndarray
-    test: np.ndarray
+    train: Any
+    test: Any
 
     @property
-    def image_shape(self) -> tuple[int, int, int]:
-        return tuple(self.train.shape[1:])
+    def image_shape(self) -> tuple[int | None, int | None, int]:
+        """``(height, width, channels)``; ``None`` for a side the training images do not share."""
+        return self.train.shape if isinstance(self.train, ImageList) else tuple(self.train.shape[1:])
 
 
 def _idx_file(directory: Path, stem: str) -> Path | None:
@@ -102,40 +107,25 @@ def load_idx_dataset(name: str, data_dir: str | Path | None = None) -> ImageData
     return ImageData(name, str(directory), arrays["train"], arrays["test"])
 
 
-def load_image_folder(folder: str | Path, image_size: int = 28, channels: int = 1, seed: int = 0,
-                      test_split: float = 0.1) -> ImageData:
-    """Read every PNG or JPEG under ``folder``, resized to ``image_size`` squares.
-
-    Every unreadable file is reported, by path, before anything trains. A seeded
-    ``test_split`` share becomes the test set.
+def load_image_folder(folder: str | Path, channels: int = 1, seed: int = 0, test_split: float = 0.1,
+                      resize: int | None = None, test_data: str | Path | None = None,
+                      max_pixels: int = MAX_PIXELS) -> ImageData:
+    """Every image file under ``folder`` at its own size (``resize`` makes them squares), in
+    ``channels``; a seeded ``test_split`` share of the files, or the folder ``test_data``,
+    becomes the test set. Every unusable file is reported, by path, before anything trains.
     """
-    import tensorflow as tf
-
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"{folder}: not a directory, and not a known data set (fashion-mnist, mnist)")
-    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-    if len(paths) < 2:
-        raise DataError(f"{folder}: found {len(paths)} PNG or JPEG images; at least 2 are needed")
-    images, bad = [], []
-    for path in paths:
-        try:
-            image = tf.io.decode_image(tf.io.read_file(str(path)), channels=channels, expand_animations=False)
-            image = tf.image.resize(image, (image_size, image_size), antialias=True)
-            images.append(np.clip(np.rint(image.numpy()), 0, 255).astype(np.uint8))
-        except (tf.errors.OpError, ValueError) as exc:
-            bad.append(f"{path}: {getattr(exc, 'message', exc)}".splitlines()[0])
-    if bad:
-        shown = "\n".join(bad[:20]) + (f"\n... and {len(bad) - 20} more" if len(bad) > 20 else "")
-        raise DataError(f"{len(bad)} of {len(paths)} images in {folder} cannot be read:\n{shown}")
-    stack = np.stack(images)
-    order = np.random.default_rng(seed).permutation(len(stack))
-    n_test = max(1, int(round(len(stack) * test_split)))
-    return ImageData(folder.name, str(folder), stack[order[n_test:]], stack[order[:n_test]])
+    images = load_folder(folder, channels, resize, max_pixels, minimum=1 if test_data else 2)
+    if test_data is not None:
+        return ImageData(folder.name, str(folder), images, load_folder(test_data, channels, resize, max_pixels))
+    train, test = split_validation(images, test_split, seed, purpose="testing")
+    return ImageData(folder.name, str(folder), train, test)
 
 
-def load_data(data: str = "fashion-mnist", data_dir: str | Path | None = None, image_size: int = 28,
-              channels: int = 1, seed: int = 0) -> ImageData:
+def load_data(data: str = "fashion-mnist", data_dir: str | Path | None = None, channels: int = 1, seed: int = 0,
+              resize: int | None = None, test_data: str | Path | None = None, max_pixels: int = MAX_PIXELS) -> ImageData:
     """Load a named IDX data set or a folder of images.
 
     Example:
@@ -145,13 +135,19 @@ def load_data(data: str = "fashion-mnist", data_dir: str | Path | None = None, i
     """
     if data in IDX_DATASETS:
         return load_idx_dataset(data, data_dir)
-    return load_image_folder(data, image_size=image_size, channels=channels, seed=seed)
+    return load_image_folder(data, channels=channels, seed=seed, resize=resize, test_data=test_data,
+                             max_pixels=max_pixels)
 
 
-def split_validation(images: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A seeded split of training images into (train, validation)."""
+def take(images, indices):
+    """The images at ``indices`` of an array or an :class:`ImageList`."""
+    return images.subset(indices) if isinstance(images, ImageList) else images[np.asarray(indices, int)]
+
+
+def split_validation(images, share: float, seed: int, purpose: str = "validation"):
+    """A seeded split of images (an array, or the files of an :class:`ImageList`) into (rest, held out)."""
     order = np.random.default_rng(seed).permutation(len(images))
     n_val = max(1, int(round(len(images) * share)))
     if n_val >= len(images):
-        raise DataError(f"{len(images)} training images are too few to keep {share:.0%} for validation")
-    return images[order[n_val:]], images[order[:n_val]]
+        raise DataError(f"{len(images)} images are too few to keep {share:.0%} for {purpose}")
+    return take(images, order[n_val:]), take(images, order[:n_val])
