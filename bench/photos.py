@@ -103,7 +103,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--work", type=Path, required=True, help="Directory for the corpus links and the run.")
     parser.add_argument("--epochs", type=int, default=12)
-    parser.add_argument("--patches-per-epoch", type=int, default=1600)
+    parser.add_argument("--patches-per-epoch", type=int, default=4800)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="TrainConfig override.")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "photos.json")
     args = parser.parse_args()

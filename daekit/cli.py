@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from daekit.errors import ConfigError, DaekitError, Preempted
+from daekit.errors import ConfigError, DaekitError, DataError, Preempted
 from daekit.kinds import KINDS
 
 app = typer.Typer(
@@ -183,9 +183,12 @@ def evaluate(
     json_path: Annotated[Optional[Path], typer.Option("--json", help="Also write the results as JSON to this file.")] = None,
     csv_path: Annotated[Optional[Path], typer.Option("--csv", help="Also write the results as CSV to this file.")] = None,
     figures: Annotated[Optional[Path], typer.Option(help="Directory for a PSNR heatmap and comparison figures.")] = None,
+    pairs: Annotated[Optional[tuple[Path, Path]], typer.Option(
+        metavar="NOISY_DIR CLEAN_DIR", help="Score real noisy images against clean ones, matched by file name; no noise is drawn.")] = None,
 ):
-    """PSNR and SSIM of the noisy input, classical denoisers and the model, over the test set,
-    for the model's own corruption or a list of corruptions (a robustness matrix)."""
+    """PSNR and SSIM of the noisy input, classical denoisers and the model, over the test set
+    (Fashion-MNIST's, or every image of a folder, whole), for the model's own corruption or a
+    list of corruptions (a robustness matrix), or over real noisy/clean pairs."""
     with reported_errors():
         _start_tensorflow_quietly()
         import csv
@@ -194,23 +197,35 @@ def evaluate(
         from daekit.data import load_data
         from daekit.figures import comparison_rows, psnr_heatmap, save_figure
         from daekit.model import build_component
-        from daekit.robustness import evaluate_matrix
+        from daekit.robustness import evaluate_matrix, evaluate_pairs
         from daekit.saving import load_model
 
         chosen = classical.resolve(baselines)
+        for path in (json_path, csv_path):  # checked before the evaluation, not after it
+            if path is not None and not path.parent.is_dir():
+                raise DataError(f"{path}: its directory {path.parent} does not exist")
         specs = corruption or []
         noises = [(spec, build_component("corruption", spec)) for spec in specs]
         loaded = load_model(model)
         if not noises:
             noises = [(str(loaded.manifest.get("corruption", {}).get("name", "model's own")), loaded.corruption)]
-        if data in ("fashion-mnist", "mnist"):
+        from daekit.data.folder import load_folder, match_pairs
+
+        if pairs is not None:
+            if corruption:
+                raise ConfigError("--pairs scores real noise: give no --corruption with it")
+            channels = loaded.image_shape[2]
+            noisy, images = match_pairs(load_folder(pairs[0], channels), load_folder(pairs[1], channels), *pairs)
+            noisy, images = noisy.head(limit), images.head(limit)
+            rows, found = evaluate_pairs(loaded, noisy, images, chosen, keep=8)
+            kept = {"real noise": found}
+        elif data in ("fashion-mnist", "mnist"):
             images = load_data(data, data_dir=data_dir).test
             images = images[:limit] if limit else images
+            rows, kept = evaluate_matrix(loaded, images, noises, chosen, seed=seed, keep=8, workers=workers)
         else:  # every image of the folder, whole, at its own size
-            from daekit.data.folder import load_folder
-
             images = load_folder(data, channels=loaded.image_shape[2]).head(limit)
-        rows, kept = evaluate_matrix(loaded, images, noises, chosen, seed=seed, keep=8, workers=workers)
+            rows, kept = evaluate_matrix(loaded, images, noises, chosen, seed=seed, keep=8, workers=workers)
         table = Table("corruption", "method", "PSNR (dB)", "SSIM", "images/s",
                       title=escape(f"{model} on {len(images)} test images, seed {seed}"
                                    + (f", classical denoisers in {workers} processes" if chosen and workers > 1 else "")))

@@ -252,7 +252,7 @@ class TrainConfig:
         Raises:
             ConfigError: Listing every bad field.
         """
-        from_file = load_toml(file) if file is not None else {}
+        from_file = _upgrade(load_toml(file)) if file is not None else {}
         preset = preset or from_file.get("preset") or "default"
         if preset not in PRESETS:
             raise ConfigError(f"preset={preset!r}: unknown preset; choose one of {', '.join(PRESETS)}")
@@ -283,17 +283,31 @@ PRESETS: dict[str, dict[str, Any]] = {
     # A U-Net working on 2x2-folded pixels (FFDNet), three convolutions per block with SiLU,
     # residual output, trained on minus each image's PSNR with cosine decay, batch 32: 28.63 dB
     # on the test set after 30 minutes of training here (docs/recipes.md).
-    # The unet recipe for natural photographs of any size: 64x64 patches in all eight
-    # orientations, Gaussian noise of a strength drawn per image from sigma 5 to 50 (of 255), so that
-    # one model serves every noise level (docs/photographs.md). Grey; RGB with --channels 3.
-    "photo": dict(encoder="unet:filters=64,128,convs=3,activation=silu,space_to_depth=2",
-                  decoder="unet:filters=64,convs=3,activation=silu,space_to_depth=2",
-                  corruption="gaussian:stddev=0.02,stddev_max=0.2", loss="psnr", schedule="cosine",
-                  patch=64, augment="dihedral", batch_size=16, epochs=10),
+    # A U-Net for natural photographs of any size, trained on 64x64 patches in all eight
+    # orientations under Gaussian noise of a strength drawn per image from sigma 5 to 50 (of
+    # 255), so that one model serves every noise level (docs/photographs.md). Without
+    # BatchNorm, as DRUNet: the statistics of small batches of patches from unlike
+    # photographs swing too far (bench/results/photos-screens.txt). Grey; RGB with --channels 3.
+    "photo": dict(encoder="unet:filters=64,128,convs=3,activation=silu,space_to_depth=2,normalization=none",
+                  decoder="unet:filters=64,convs=3,activation=silu,space_to_depth=2,normalization=none",
+                  corruption="gaussian:stddev=0.02,stddev_max=0.2", loss="mse", learning_rate=1e-3,
+                  schedule="cosine", patch=64, augment="dihedral", batch_size=16, epochs=12),
     "unet": dict(encoder="unet:filters=64,128,convs=3,activation=silu,space_to_depth=2",
                  decoder="unet:filters=64,convs=3,activation=silu,space_to_depth=2",
                  loss="psnr", schedule="cosine", epochs=12, batch_size=32),
 }
+
+
+def _upgrade(values: dict[str, Any]) -> dict[str, Any]:
+    """Config files (and run directories) written before images kept their own size still
+    load: their ``image_size`` was the side a folder's images were resized to, now ``resize``;
+    IDX data sets ignored it."""
+    values = dict(values)
+    if "image_size" in values:
+        side = values.pop("image_size")
+        if values.get("data", "fashion-mnist") not in ("fashion-mnist", "mnist"):
+            values.setdefault("resize", side)
+    return values
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:

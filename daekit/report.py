@@ -53,8 +53,9 @@ def report_run(model, config: TrainConfig, plan: TrainingData, strategy, run: Ru
         test_noisy = corrupt_images(model.corruption, test_clean, seed=EVALUATION_SEED)
     save_model(model, run.model)
     with strategy.scope():
-        evaluation = evaluate_model(model, plan.test, seed=EVALUATION_SEED,
-                                    batch_size=pipeline.replica_batch(len(plan.test), EVALUATION_BATCH, plan.replicas))
+        batch = (pipeline.replica_batch(len(plan.test), EVALUATION_BATCH, plan.replicas)
+                 if isinstance(plan.test, np.ndarray) else 1)  # whole images go one at a time
+        evaluation = evaluate_model(model, plan.test, seed=EVALUATION_SEED, batch_size=batch)
         test_denoised = model.predict(test_noisy, verbose=0)
     write_json(run.evaluation, evaluation)
     if history:

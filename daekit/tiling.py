@@ -23,7 +23,9 @@ DEFAULT_TILE = 1024
 #: Overlap of neighbouring tiles by default; its outer quarter (32 pixels) is left to the
 #: neighbour, which covers the receptive field of the built-in U-Nets.
 DEFAULT_OVERLAP = 128
-TILE_BATCH = 4
+#: Pixels per model call: tiles are batched up to a megapixel (one default tile). Larger
+#: calls are no faster on a CPU (bench/photos.py) and hold more activations at once.
+BATCH_PIXELS = 1024 * 1024
 
 
 def size_multiple(model) -> int | None:
@@ -78,7 +80,7 @@ def _round_up(value: int, multiple: int) -> int:
 
 
 def predict_tiled(model, image: np.ndarray, tile: int | None = None, overlap: int | None = None,
-                  batch_size: int = TILE_BATCH) -> np.ndarray:
+                  batch_size: int | None = None) -> np.ndarray:
     """The model's output for one float32 ``(height, width, model channels)`` image of any
     size, in tiles where it is larger than ``tile``."""
     height, width = image.shape[:2]
@@ -97,6 +99,7 @@ def predict_tiled(model, image: np.ndarray, tile: int | None = None, overlap: in
                for left in _starts(padded_w, tile_w, tile_w - overlap)]
     if len(corners) == 1:
         return np.asarray(model.predict(padded[None], verbose=0)[0])[:height, :width]
+    batch_size = batch_size or max(1, BATCH_PIXELS // (tile_h * tile_w))
     total = np.zeros(padded.shape[:2] + (model.image_shape[-1],), np.float32)
     weights = np.zeros(padded.shape[:2] + (1,), np.float32)
     for first in range(0, len(corners), batch_size):

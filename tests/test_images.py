@@ -147,3 +147,35 @@ def test_denoise_keeps_size_channels_and_bit_depth():
     with pytest.raises(ConfigError, match="takes 16x16 images only.*not fully convolutional"):
         denoise(fixed, random_pixels((20, 20)))
     assert denoise(fixed, random_pixels((20, 20)), resize=True).shape == (20, 20)
+
+
+def test_a_resumed_patch_pipeline_replays_the_batches_of_an_uninterrupted_one(tmp_path):
+    from daekit.config import TrainConfig
+    from daekit.data import pipeline
+
+    for index, shape in enumerate([(40, 52, 1), (33, 70, 3), (64, 64, 1), (45, 45, 1), (50, 61, 3)]):
+        write_image(tmp_path / f"{index}.png", random_pixels(shape, seed=index))
+    config = TrainConfig.resolve(data=str(tmp_path), patch=16, batch_size=8, patches_per_epoch=40, augment="dihedral")
+    plan = pipeline.prepare(config)
+    assert plan.steps_per_epoch == 5 and plan.image_shape == (16, 16, 1)
+
+    def batches(first_epoch, skip):
+        dataset = pipeline.patch_dataset(plan, 8, config.seed, first_epoch, 3, skip, 0, "dihedral")
+        return [x.numpy() for x, _ in dataset]
+
+    everything = batches(0, 0)
+    assert len(everything) == 15 and everything[0].shape == (8, 16, 16, 1)
+    resumed = batches(1, 2)  # epoch 1 from its third batch, then epoch 2
+    assert len(resumed) == 8
+    for ours, theirs in zip(resumed, everything[7:]):
+        np.testing.assert_array_equal(ours, theirs)
+    assert not np.array_equal(everything[0], everything[5])  # each epoch draws anew
+
+
+def test_configs_written_before_images_kept_their_size_still_load(tmp_path):
+    from daekit.config import TrainConfig
+
+    (tmp_path / "idx.toml").write_text('data = "fashion-mnist"\nimage_size = 28\nepochs = 2\n')
+    assert TrainConfig.resolve(file=tmp_path / "idx.toml").resize is None
+    (tmp_path / "folder.toml").write_text('data = "photos"\nimage_size = 32\n')
+    assert TrainConfig.resolve(file=tmp_path / "folder.toml").resize == 32

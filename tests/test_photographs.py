@@ -92,3 +92,32 @@ def test_runs_that_cannot_work_are_refused_before_the_directory_is_written(photo
     assert result.returncode == code, result.stderr
     assert message in " ".join(result.stderr.split())
     assert not (tmp_path / "refused").exists()
+
+
+def test_evaluate_real_noisy_and_clean_pairs_matched_by_name(photo_run, photos, tmp_path):
+    from daekit.data.files import read_image
+
+    run_dir, _ = photo_run
+    noisy_dir = tmp_path / "noisy"
+    (noisy_dir / "sub").mkdir(parents=True)
+    rng = np.random.default_rng(5)
+    for name in ("odd.png", "deep.png", "sub/scan.tif"):
+        clean = read_image(photos / name)
+        peak = np.iinfo(clean.dtype).max
+        noisy = np.clip(clean + rng.normal(0, 0.08 * peak, clean.shape), 0, peak).astype(clean.dtype)
+        write_image((noisy_dir / name).with_suffix(".png"), noisy)  # the TIFF's partner is a PNG
+    clean_dir = tmp_path / "clean"
+    (clean_dir / "sub").mkdir(parents=True)
+    for name in ("odd.png", "deep.png", "sub/scan.tif"):
+        (clean_dir / name).write_bytes((photos / name).read_bytes())
+    result = run_daekit("evaluate", run_dir / "model.keras", "--pairs", noisy_dir, clean_dir, "--baselines", "none",
+                        "--json", tmp_path / "pairs.json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "pairs.json").read_text())
+    assert report["images"] == 3 and [row["method"] for row in report["rows"]] == ["noisy input", "model"]
+    assert 20 < report["rows"][0]["psnr"] < 24  # the noise written above, not noise drawn by daekit
+    (clean_dir / "extra.png").write_bytes((photos / "odd.png").read_bytes())
+    result = run_daekit("evaluate", run_dir / "model.keras", "--pairs", noisy_dir, clean_dir, "--baselines", "none")
+    assert result.returncode == 1 and "extra.png: no noisy image of that name" in result.stderr
+    result = run_daekit("evaluate", run_dir / "model.keras", "--data", photos, "--json", tmp_path / "missing" / "e.json")
+    assert result.returncode == 1 and "missing does not exist" in result.stderr

@@ -165,3 +165,27 @@ def load_folder(folder: str | Path, channels: int = 1, resize: int | None = None
         raise DataError(_listing(problems, len(paths), folder, "cannot be decoded"))
     return ImageList([file for file, _ in entries], [shape for _, shape in entries],
                      [str(path.relative_to(folder)) for path in paths])
+
+
+def match_pairs(noisy: ImageList, clean: ImageList, noisy_dir: str | Path, clean_dir: str | Path) -> tuple[ImageList, ImageList]:
+    """The images of two folders paired by file name (the path below each folder, without
+    its suffix, so ``a.jpg`` pairs with ``a.png``), in the clean folder's order.
+
+    Raises:
+        DataError: Files without a partner, or a pair of different sizes, all listed.
+    """
+    def stems(images):
+        return {str(Path(name).with_suffix("")): index for index, name in enumerate(images.names)}
+
+    noisy_at, clean_at = stems(noisy), stems(clean)
+    problems = [f"{noisy_dir}/{noisy.names[i]}: no clean image of that name in {clean_dir}"
+                for stem, i in noisy_at.items() if stem not in clean_at]
+    problems += [f"{clean_dir}/{clean.names[i]}: no noisy image of that name in {noisy_dir}"
+                 for stem, i in clean_at.items() if stem not in noisy_at]
+    pairs = [(noisy_at[stem], i) for stem, i in clean_at.items() if stem in noisy_at]
+    problems += [f"{noisy_dir}/{noisy.names[a]} is {noisy.sizes[a][1]}x{noisy.sizes[a][0]} but {clean_dir}/"
+                 f"{clean.names[b]} is {clean.sizes[b][1]}x{clean.sizes[b][0]}" for a, b in pairs
+                 if noisy.sizes[a] != clean.sizes[b]]
+    if problems:
+        raise DataError(f"{len(problems)} problem(s) pairing {noisy_dir} with {clean_dir}:\n" + "\n".join(problems[:_SHOWN]))
+    return noisy.subset([a for a, _ in pairs]), clean.subset([b for _, b in pairs])

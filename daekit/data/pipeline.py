@@ -111,7 +111,8 @@ def prepare(config: TrainConfig, replicas: int = 1) -> TrainingData:
         per_epoch = config.patches_per_epoch or patches_per_epoch(sizes, patch)
     drop = replica_remainder(per_epoch, config.batch_size, replicas)
     # Validation only predicts, so it takes evaluation's larger batches: fewer, fuller steps.
-    validation_batch = replica_batch(len(validation), max(config.batch_size, EVALUATION_BATCH), replicas)
+    validation_batch = (1 if isinstance(validation, ImageList)  # whole images, one at a time
+                        else replica_batch(len(validation), max(config.batch_size, EVALUATION_BATCH), replicas))
     return TrainingData(data, train, validation, _head(data.test, config.test_limit), replicas, drop,
                         -(-(per_epoch - drop) // config.batch_size), validation_batch, patch, per_epoch)
 
