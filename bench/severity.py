@@ -1,7 +1,9 @@
-"""Mean input PSNR of every corruption at severities 1 to 5 on the Fashion-MNIST test set.
+"""Mean input PSNR of every corruption at severities 1 to 5 on the Fashion-MNIST test set,
+or on crops of photographs at their own resolution.
 
 Usage:
     python bench/severity.py [--images 2000] [--seed 0]
+    python bench/severity.py --data DIR [--images 256]   # 128x128 crops of a folder's images, grey
 
 The bands the levels are calibrated to are ``daekit.corruption.SEVERITY_BANDS``; a level
 outside its band is marked with '!'.
@@ -34,11 +36,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data", help="A folder of photographs: measure on 128x128 crops of them, at full resolution.")
     args = parser.parse_args()
-    images = daekit.load_data("fashion-mnist").test[: args.images]
+    if args.data:
+        from daekit.data.folder import load_folder
+        from daekit.preview import full_resolution_crops
+
+        images = full_resolution_crops(load_folder(args.data, channels=1), args.images, args.seed, side=128)
+        source = f"{args.images} crops of 128x128 from the photographs in {args.data}"
+    else:
+        images = daekit.load_data("fashion-mnist").test[: args.images]
+        source = f"{args.images} Fashion-MNIST test images"
     registry = daekit.get_plugins().registries["corruption"]
     bands = "  ".join(f"{low:g}-{high:g}" for low, high in SEVERITY_BANDS.values())
-    print(f"{args.images} Fashion-MNIST test images, seed {args.seed}; bands (dB): {bands}")
+    print(f"{source}, seed {args.seed}; bands (dB): {bands}")
     print(f"{'corruption':16}" + "".join(f"{'level ' + str(level):>10}" for level in range(1, 6)))
     for name in registry.names():
         cls = registry.get(name)
