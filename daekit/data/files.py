@@ -41,17 +41,6 @@ class ImageFile:
     channels: int
     bits: int  # 8 or 16
 
-    @property
-    def pixels(self) -> int:
-        return self.height * self.width
-
-    @property
-    def peak(self) -> int:
-        return 65535 if self.bits == 16 else 255
-
-    def describe(self) -> str:
-        return f"{self.width}x{self.height}, {self.channels} channel(s), {self.bits}-bit"
-
 
 def list_images(folder: str | Path) -> list[Path]:
     """Every image file under ``folder`` (recursively), sorted, hidden files left out."""

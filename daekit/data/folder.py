@@ -73,10 +73,6 @@ class ImageList:
         heights, widths = {size[0] for size in self.sizes}, {size[1] for size in self.sizes}
         return (heights.pop() if len(heights) == 1 else None, widths.pop() if len(widths) == 1 else None, self.channels)
 
-    @property
-    def pixels(self) -> int:
-        return int(sum(h * w for h, w in self.sizes))
-
 
 def cache_root() -> Path:
     from daekit.catalogue import cache_dir
