@@ -9,6 +9,7 @@ from daekit.errors import (  # noqa: E402
     ConfigError,
     DaekitError,
     DataError,
+    ExportError,
     ModelFileError,
     NonFiniteError,
     PluginError,
@@ -22,7 +23,7 @@ from daekit.options import option  # noqa: E402
 __version__ = "0.1.0"
 
 __all__ = [
-    "CheckpointError", "ConfigError", "Corruption", "DaekitError", "DataError", "Decoder", "Encoder", "Loss",
+    "CheckpointError", "ConfigError", "Corruption", "DaekitError", "DataError", "ExportError", "Decoder", "Encoder", "Loss",
     "ModelFileError", "NonFiniteError", "PluginError", "Preempted", "RunInUseError", "UnknownComponentError",
     "hookimpl", "option",
     # What a plugin draws with, and checks itself with:
@@ -30,7 +31,7 @@ __all__ = [
     "run_layers", "ssim_per_image", "check_component",
     "ComponentSpec", "DenoisingAutoencoder", "TrainConfig", "build_model", "build_loss",
     "evaluate_model", "get_plugins", "load_data", "load_model", "save_model", "train", "denoise", "read_image",
-    "write_image",
+    "write_image", "export",
 ]
 
 # Everything a plugin needs is importable from `daekit` itself; the plugin API is this list.
@@ -63,6 +64,7 @@ _LAZY = {
     "denoise": "daekit.tiling",
     "read_image": "daekit.data.files",
     "write_image": "daekit.data.files",
+    "export": "daekit.deploy",
 }
 
 

@@ -256,8 +256,9 @@ def denoise(
     model: Annotated[Path, typer.Argument(help="A .keras file saved by daekit.")],
     inputs: Annotated[list[Path], typer.Argument(help="Image files or folders (PNG at 8 or 16 bits, JPEG, BMP, TIFF).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the denoised images (same names and formats).")],
-    tile: Annotated[Optional[int], typer.Option(help="Tile side for large images (default 1024).", min=8)] = None,
+    tile: Annotated[Optional[int], typer.Option(help="Tile side for large images (default: the largest whose pass fits --memory).", min=8)] = None,
     overlap: Annotated[Optional[int], typer.Option(help="Overlap of neighbouring tiles (default 128).", min=0)] = None,
+    memory: Annotated[Optional[float], typer.Option(help="GiB the tiles of one pass may take (default: a quarter of the memory available).", min=0.01)] = None,
     resize: Annotated[bool, typer.Option("--resize", help="Let a model of one size take other sizes by resizing to it and back.")] = False,
 ):
     """Denoise image files with a saved model, each at its own size, channels, bit depth and format."""
@@ -267,7 +268,34 @@ def denoise(
         from daekit.saving import load_model
 
         denoise_files(load_model(model), inputs, out, tile=tile, overlap=overlap, resize=resize,
+                      memory=None if memory is None else memory * 2**30,
                       on_file=lambda path: console.print(str(path), highlight=False))
+
+
+@app.command()
+def export(
+    model: Annotated[Path, typer.Argument(help="A .keras file saved by daekit.")],
+    format: Annotated[str, typer.Option("--format", "-f", help="saved_model (a directory), onnx (.onnx) or litert (.tflite).")] = "saved_model",
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where the export goes; its model card is written beside it.")] = Path("export"),
+    robustness: Annotated[Optional[Path], _opt("A robustness matrix (daekit evaluate --json) to add to the model card.", "JSON")] = None,
+):
+    """Export a model's inference path (no corruption) to run without daekit, checked against the model."""
+    with reported_errors():
+        from daekit.deploy import check_dependencies, check_destination
+
+        check_destination(out, format)
+        check_dependencies(format)
+        matrix = None
+        if robustness is not None:
+            try:
+                matrix = json.loads(robustness.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise ConfigError(f"--robustness {robustness}: not a readable JSON file ({exc})") from None
+        _start_tensorflow_quietly()
+        from daekit.deploy import export as export_model
+
+        path = export_model(model, out, format, robustness=matrix)
+        console.print(f"wrote {path} and its model card {path.name}.card.md", highlight=False)
 
 
 @app.command()

@@ -35,6 +35,11 @@ class ModelFileError(DaekitError):
     """A saved model that cannot be read, or that needs a plugin that is not installed."""
 
 
+class ExportError(DaekitError):
+    """An export that could not be written, needs a package that is not installed, or whose
+    output differs from the model's."""
+
+
 class CheckpointError(DaekitError):
     """No intact checkpoint to resume from, or one that could not be written."""
 

@@ -68,13 +68,13 @@ def plan_outputs(model, inputs: Iterable[Path], out: Path, resize: bool = False)
 
 
 def denoise_files(model, inputs: Iterable[Path], out: Path, tile: int | None = None, overlap: int | None = None,
-                  resize: bool = False, progress: bool | None = None,
+                  resize: bool = False, progress: bool | None = None, memory: float | None = None,
                   on_file: Callable[[Path], None] | None = None) -> list[Path]:
     """Denoise image files and folders into ``out``, each at its own size, channels, bit
     depth and format; files found in a folder keep their path below it.
 
     Args:
-        tile, overlap: Tiling of large images (:func:`daekit.tiling.denoise`).
+        tile, overlap, memory: Tiling of large images (:func:`daekit.tiling.denoise`).
         resize: Let a model of one size only take other sizes by resizing to it and back.
         progress: A progress bar over the files; by default on a terminal.
     """
@@ -88,7 +88,7 @@ def denoise_files(model, inputs: Iterable[Path], out: Path, tile: int | None = N
 
         pairs = track(pairs, description="denoising", transient=True)
     for info, target in pairs:
-        restored = denoise(model, read_pixels(info), tile=tile, overlap=overlap, resize=resize)
+        restored = denoise(model, read_pixels(info), tile=tile, overlap=overlap, resize=resize, memory=memory)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

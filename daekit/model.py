@@ -75,7 +75,12 @@ class DenoisingAutoencoder(keras.Model):
             object.__setattr__(self, "_pending_mask", mask)
         else:
             x = self.corruption(images, training=training)
-        encoded = self.encoder(x, training=training)
+        return self.reconstruct(x, training=training)
+
+    def reconstruct(self, images, training=False):
+        """The encoder and decoder alone, without the corruption: the inference path that
+        ``daekit export`` writes."""
+        encoded = self.encoder(images, training=training)
         if not self.encoder.provides_skips:
             out = self.decoder(encoded, training=training)
         else:

@@ -212,6 +212,11 @@ def fit(model, config: TrainConfig, plugins: Plugins, plan: TrainingData, strate
             if plan.patch is None:
                 dataset = pipeline.training_dataset(plan.train, config.batch_size, config.seed, first, last, skip,
                                                     config.prefetch, config.augment, plan.drop)
+            elif config.strategy == "multi-worker":  # each worker gathers only its replicas' parts of a batch
+                dataset = strategy.distribute_datasets_from_function(
+                    lambda context, first=first, last=last, skip=skip: pipeline.patch_dataset(
+                        plan, config.batch_size, config.seed, first, last, skip, config.prefetch, config.augment,
+                        parts=pipeline.worker_parts(context)))
             else:
                 dataset = pipeline.patch_dataset(plan, config.batch_size, config.seed, first, last, skip,
                                                  config.prefetch, config.augment)

@@ -48,6 +48,13 @@ def depth_to_space(x, factor):
     return ops.reshape(x, (-1, height * factor, width * factor, out))
 
 
+def upsample_nearest(x, factor=2):
+    """Nearest-neighbour upsampling, each pixel repeated over a ``factor`` x ``factor`` block,
+    by :func:`depth_to_space`: unlike ``UpSampling2D`` (``repeat`` over dynamic sides) it
+    keeps the channels known to the LiteRT converter, which then exports the model."""
+    return depth_to_space(ops.tile(x, (1, 1, 1, factor * factor)), factor)
+
+
 def _convs(filters, count, normalization, activation):
     stack = []
     for _ in range(count):
@@ -146,7 +153,6 @@ class UNetDecoder(daekit.Decoder):
             self.up_convs = [layers.Conv2DTranspose(f, 2, strides=2) for f in o.filters]
             self.add = layers.Add()
         else:
-            self.upsample = layers.UpSampling2D(2)
             self.concatenate = layers.Concatenate()
             if o.merge == "project":
                 self.projections = [layers.Conv2D(f, 1, use_bias=False) for f in o.filters]
@@ -190,7 +196,7 @@ class UNetDecoder(daekit.Decoder):
             else:
                 if self.options.merge == "project":
                     x = self.projections[index](x)
-                x = self.concatenate([self.upsample(x), skip])
+                x = self.concatenate([upsample_nearest(x), skip])
             x = run_layers(block, x, training)
         out = depth_to_space(self.head(x), self.options.space_to_depth)
         if self.options.residual:

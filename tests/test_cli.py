@@ -13,7 +13,7 @@ from tests.conftest import TINY_MODEL, run_daekit
 def tiny_run(tmp_path_factory, fashion_mnist):
     out = tmp_path_factory.mktemp("runs")
     result = run_daekit(
-        "train", *TINY_MODEL, "--epochs", "2", "--limit", "400", "--test-limit", "200",
+        "train", *TINY_MODEL, "--epochs", "2", "--limit", "400", "--test-limit", "64",
         "--batch-size", "32", "--output", out, "--name", "tiny", "--seed", "3",
     )
     assert result.returncode == 0, result.stderr
@@ -28,7 +28,7 @@ def test_train_leaves_a_complete_run_directory(tiny_run):
     assert len(rows) == 2
     assert {"loss", "val_loss", "val_psnr", "val_ssim"} <= set(rows[0])
     manifest = json.loads((run_dir / "manifest.json").read_text())
-    assert manifest["seed"] == 3 and manifest["data"]["train"] == 360 and manifest["data"]["test"] == 200
+    assert manifest["seed"] == 3 and manifest["data"]["train"] == 360 and manifest["data"]["test"] == 64
     assert manifest["model"]["encoder"]["distribution"] == "daekit"
     assert manifest["devices"]
     assert "limit = 400" in (run_dir / "config.toml").read_text()
@@ -36,7 +36,7 @@ def test_train_leaves_a_complete_run_directory(tiny_run):
         assert (run_dir / "figures" / figure).read_bytes()[:4] == b"\x89PNG"
     assert list((run_dir / "logs").rglob("events.out.tfevents*"))
     evaluation = json.loads((run_dir / "evaluation.json").read_text())
-    assert evaluation["images"] == 200
+    assert evaluation["images"] == 64
     assert 21.0 < evaluation["noisy"]["psnr"] < 22.2
 
 
@@ -67,7 +67,7 @@ def test_reloads_in_a_fresh_process_with_the_same_outputs(tiny_run, tmp_path):
 
 def test_evaluate_prints_a_table_and_writes_json(tiny_run, tmp_path):
     run_dir, _ = tiny_run
-    result = run_daekit("evaluate", run_dir / "model.keras", "--limit", "200", "--json", tmp_path / "e.json",
+    result = run_daekit("evaluate", run_dir / "model.keras", "--limit", "64", "--json", tmp_path / "e.json",
                         "--csv", tmp_path / "e.csv", "--figures", tmp_path / "figs")
     assert result.returncode == 0, result.stderr
     for method in ("noisy input", "total variation", "wavelet", "non-local means", "model"):

@@ -84,6 +84,8 @@ def test_multi_worker_two_processes_one_run_directory(tmp_path, fashion_mnist, p
     assert len((run_dir / "metrics.csv").read_text().splitlines()) == 3
     if data == "fashion-mnist":
         loads_and_predicts_on_one_device(run_dir)
+    else:  # each worker gathered only its part of every batch
+        assert "its replicas' parts" in manifest["pipeline"]["workers"]
 
 
 def test_multi_worker_without_tf_config_is_refused(tmp_path):

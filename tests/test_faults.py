@@ -2,6 +2,7 @@
 writers, each caused for real in a `daekit train` subprocess at a repeatable step."""
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -172,11 +173,19 @@ def test_one_writer_per_run_directory(env, tmp_path, fashion_mnist):
     assert status(tmp_path / "run")["status"] == "completed"
 
 
+@pytest.fixture(scope="module")
+def one_epoch(env, tmp_path_factory, fashion_mnist):
+    """A finished run of one epoch, for tests to copy and damage."""
+    output = tmp_path_factory.mktemp("one-epoch")
+    train(env, output, "run", "--epochs", "1")
+    return output / "run"
+
+
 @pytest.mark.parametrize("damage", [b"", b'{"status": "comp', bytes(range(256)) * 2, b"[1, 2]",
                                     b'{"status": "completed", "progress": [1]}'],
                          ids=["empty", "truncated", "random", "a-list", "wrong-shape"])
-def test_a_damaged_status_file_is_named_and_the_run_resumes_from_its_checkpoints(env, tmp_path, fashion_mnist, damage):
-    train(env, tmp_path, "run", "--epochs", "1")
+def test_a_damaged_status_file_is_named_and_the_run_resumes_from_its_checkpoints(env, tmp_path, one_epoch, damage):
+    shutil.copytree(one_epoch, tmp_path / "run")
     (tmp_path / "run" / "status.json").write_bytes(damage)
     resumed = train(env, tmp_path, "run", "--epochs", "1")
     assert f"{tmp_path / 'run' / 'status.json'} is damaged" in " ".join(resumed.stderr.split())
@@ -184,8 +193,8 @@ def test_a_damaged_status_file_is_named_and_the_run_resumes_from_its_checkpoints
     assert status(tmp_path / "run")["status"] == "completed"
 
 
-def test_a_damaged_checkpoint_record_is_named_as_itself(env, tmp_path, fashion_mnist):
-    train(env, tmp_path, "run", "--epochs", "1")
+def test_a_damaged_checkpoint_record_is_named_as_itself(env, tmp_path, one_epoch):
+    shutil.copytree(one_epoch, tmp_path / "run")
     newest = json.loads((tmp_path / "run" / "checkpoints" / "checkpoint.json").read_text())["latest"]
     record = tmp_path / "run" / "checkpoints" / f"{newest}.json"
     record.write_text("{")

@@ -130,6 +130,24 @@ def test_tiled_and_whole_outputs_agree_at_odd_sizes():
         predict_tiled(model, image, tile=96, overlap=96)
 
 
+def test_the_default_tile_is_the_largest_whose_pass_fits_the_memory_budget():
+    from daekit.tiling import MAX_TILE, pass_bytes_per_pixel, tile_for
+
+    model = daekit.build_model("gaussian", *TINY_UNET, image_shape=(16, 16, 1), seed=0)
+    wider = daekit.build_model("gaussian", "unet:filters=8,16,convs=1", "unet:filters=8,convs=1",
+                               image_shape=(16, 16, 1), seed=0)
+    per_pixel = pass_bytes_per_pixel(model)
+    # At least the input, the output and one 4-channel map per pixel; a wider network more.
+    assert 4 * (1 + 1 + 4) <= per_pixel < pass_bytes_per_pixel(wider)
+    sides = [tile_for(model, gib * 2**30) for gib in (0.001, 0.01, 0.1, 1, 100)]
+    assert sides == sorted(sides) and sides[0] == 256 and sides[-1] == MAX_TILE
+    assert all(side % 4 == 0 and side**2 * per_pixel <= gib * 2**30 for side, gib in zip(sides[1:-1], (0.01, 0.1, 1)))
+    assert tile_for(model) >= 256  # from the memory available now
+    image = np.random.default_rng(1).random((300, 530, 1)).astype(np.float32)
+    small_budget = predict_tiled(model, image, memory=256**2 * per_pixel)  # 256-pixel tiles, one per call
+    np.testing.assert_allclose(small_budget, predict_tiled(model, image, tile=4096), atol=1e-4)
+
+
 def test_denoise_keeps_size_channels_and_bit_depth():
     grey = daekit.build_model("gaussian", *TINY_UNET, image_shape=(16, 16, 1), seed=0)
     colour = daekit.build_model("gaussian", *TINY_UNET, image_shape=(16, 16, 3), seed=0)
@@ -159,8 +177,8 @@ def test_a_resumed_patch_pipeline_replays_the_batches_of_an_uninterrupted_one(tm
     plan = pipeline.prepare(config)
     assert plan.steps_per_epoch == 5 and plan.image_shape == (16, 16, 1)
 
-    def batches(first_epoch, skip):
-        dataset = pipeline.patch_dataset(plan, 8, config.seed, first_epoch, 3, skip, 0, "dihedral")
+    def batches(first_epoch, skip, parts=(0, 1, 1)):
+        dataset = pipeline.patch_dataset(plan, 8, config.seed, first_epoch, 3, skip, 0, "dihedral", parts)
         return [x.numpy() for x, _ in dataset]
 
     everything = batches(0, 0)
@@ -170,6 +188,12 @@ def test_a_resumed_patch_pipeline_replays_the_batches_of_an_uninterrupted_one(tm
     for ours, theirs in zip(resumed, everything[7:]):
         np.testing.assert_array_equal(ours, theirs)
     assert not np.array_equal(everything[0], everything[5])  # each epoch draws anew
+    # Three replicas on two workers, resumed: each worker yields its replicas' parts of every
+    # batch, and together they are the batches of one process.
+    first, second = batches(1, 2, (0, 2, 3)), batches(1, 2, (2, 1, 3))
+    assert len(first) == 16 and len(second) == 8 and {len(part) for part in first + second} == {2, 3}
+    for step, theirs in enumerate(everything[7:]):
+        np.testing.assert_array_equal(np.concatenate([first[2 * step], first[2 * step + 1], second[step]]), theirs)
 
 
 def test_configs_written_before_images_kept_their_size_still_load(tmp_path):

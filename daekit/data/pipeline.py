@@ -118,24 +118,45 @@ def prepare(config: TrainConfig, replicas: int = 1) -> TrainingData:
 
 
 def patch_dataset(plan: TrainingData, batch_size: int, seed: int, first_epoch: int = 0, epochs: int = 1,
-                  skip_steps: int = 0, prefetch: int = -1, augment: str = "none") -> tf.data.Dataset:
+                  skip_steps: int = 0, prefetch: int = -1, augment: str = "none",
+                  parts: tuple[int, int, int] = (0, 1, 1)) -> tf.data.Dataset:
     """Patches (or whole images of one size) as (input, target) pairs for epochs
     ``first_epoch`` up to ``epochs``, drawn by :func:`daekit.data.sampler.epoch_patches`,
     skipping the first ``skip_steps`` batches. Each epoch's draws are made when the pipeline
-    reaches it, so a long run holds one epoch's indices at a time."""
+    reaches it, so a long run holds one epoch's indices at a time.
+
+    Args:
+        parts: ``(first, taken, total)``: split every batch into ``total`` near-equal parts
+            and yield parts ``first`` to ``first + taken - 1`` of each, in turn. A worker of a
+            cluster takes the parts of its own replicas (:func:`worker_parts`), so it reads
+            only its share of the pixels, and the cluster trains on exactly the batches one
+            process would. ``(0, 1, 1)`` yields whole batches.
+    """
     images, patch, count = plan.train, plan.patch, plan.per_epoch
     sizes = images.sizes if isinstance(images, ImageList) else [tuple(images.shape[1:3])] * len(images)
     kept = count - plan.drop
+    first, taken, total = parts
 
     def draws(epoch):
         columns = epoch_patches(sizes, patch, count, seed, int(epoch), augment)
         return tuple(column[:kept].astype(np.int64) for column in columns)
 
+    def bounds():
+        # [start, end) of each part this pipeline yields, batch after batch (in NumPy, once).
+        starts = []
+        for batch in range(0, kept, batch_size):
+            edges = batch + np.linspace(0, min(batch_size, kept - batch), total + 1).astype(np.int64)
+            starts += [(edges[i], edges[i + 1]) for i in range(first, first + taken)]
+        return np.asarray(starts, np.int64).reshape(-1, 2)
+
+    slices = tf.constant(bounds())
+
     def epoch_batches(epoch):
         columns = tf.numpy_function(draws, [epoch], [tf.int64] * 4, stateful=False)
         for column in columns:
             column.set_shape([None])
-        return tf.data.Dataset.from_tensor_slices(tuple(columns)).batch(batch_size)
+        return tf.data.Dataset.from_tensor_slices(slices).map(
+            lambda edge: tuple(column[edge[0]:edge[1]] for column in columns))
 
     channels = plan.data.image_shape[-1]
 
@@ -144,11 +165,18 @@ def patch_dataset(plan: TrainingData, batch_size: int, seed: int, first_epoch: i
         batch.set_shape([None, *patch, channels])
         return batch, batch
 
-    dataset = (tf.data.Dataset.range(first_epoch, epochs).flat_map(epoch_batches).skip(skip_steps)
+    dataset = (tf.data.Dataset.range(first_epoch, epochs).flat_map(epoch_batches).skip(skip_steps * taken)
                .map(load, num_parallel_calls=tf.data.AUTOTUNE))
     if prefetch:
         dataset = dataset.prefetch(tf.data.AUTOTUNE if prefetch < 0 else prefetch)
     return dataset
+
+
+def worker_parts(context: tf.distribute.InputContext) -> tuple[int, int, int]:
+    """The parts of each batch (see :func:`patch_dataset`) that the worker of ``context``
+    feeds to its replicas: one per replica, the replicas of worker 0 first."""
+    local = context.num_replicas_in_sync // context.num_input_pipelines
+    return context.input_pipeline_id * local, local, context.num_replicas_in_sync
 
 
 def epoch_draws(count: int, seed: int, epoch: int, flips: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -238,6 +266,9 @@ def describe(plan: TrainingData, config: TrainConfig) -> dict[str, Any]:
         "map": "gather, scale to [0, 1] by bit depth, parallel (AUTOTUNE)",
         "noise": "in the model, inside the training step",
         "prefetch": "AUTOTUNE" if config.prefetch < 0 else config.prefetch,
+        **({"workers": "each gathers only its replicas' parts of every batch: the batches one process trains on"
+                       if plan.patch is not None else "tf.data shards every batch between them"}
+           if config.strategy == "multi-worker" else {}),
         **({"validation": "whole images at their own size, one at a time (tiled where large)"}
            if isinstance(plan.validation, ImageList) else {"validation_batch_size": plan.validation_batch}),
         **({"left_out_per_epoch": f"the last {plan.drop} {'image(s)' if plan.patch is None else 'patch(es)'} of each "
