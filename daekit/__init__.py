@@ -31,7 +31,7 @@ __all__ = [
     "run_layers", "ssim_per_image", "check_component",
     "ComponentSpec", "DenoisingAutoencoder", "TrainConfig", "build_model", "build_loss",
     "evaluate_model", "get_plugins", "load_data", "load_model", "save_model", "train", "denoise", "read_image",
-    "write_image", "export",
+    "write_image", "export", "embed",
 ]
 
 # Everything a plugin needs is importable from `daekit` itself; the plugin API is this list.
@@ -65,6 +65,7 @@ _LAZY = {
     "read_image": "daekit.data.files",
     "write_image": "daekit.data.files",
     "export": "daekit.deploy",
+    "embed": "daekit.representation",
 }
 
 

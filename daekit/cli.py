@@ -298,6 +298,121 @@ def export(
         console.print(f"wrote {path} and its model card {path.name}.card.md", highlight=False)
 
 
+def _labelled_data(data: str, data_dir, model, resize):
+    from daekit.data import load_data
+
+    return load_data(data, data_dir=data_dir, channels=model.image_shape[-1], resize=resize)
+
+
+@app.command()
+def embed(
+    model: Annotated[Path, typer.Argument(help="A .keras file saved by daekit.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The .npz file to write.")],
+    data: Annotated[str, typer.Option(help=setting_help("data"))] = "fashion-mnist",
+    data_dir: Annotated[Optional[str], _opt(setting_help("data_dir"), "DIR")] = None,
+    split: Annotated[str, typer.Option(help="The images to embed: test, train or both.")] = "test",
+    limit: Annotated[Optional[int], typer.Option(help="At most this many images of each split.", min=1)] = None,
+    resize: Annotated[Optional[int], typer.Option(help=setting_help("resize"), min=4)] = None,
+):
+    """Write the encoder's code of each image (flat codes as they are, feature maps averaged
+    over space), with its label and index or file name, to an .npz file."""
+    with reported_errors():
+        if split not in ("test", "train", "both"):
+            raise ConfigError(f"--split {split!r}: choose test, train or both")
+        if out.suffix != ".npz":
+            raise ConfigError(f"--out {out}: the codes are written as an .npz file; give a name ending in .npz")
+        if not out.parent.is_dir():
+            raise DataError(f"--out {out}: its directory {out.parent} does not exist")
+        _start_tensorflow_quietly()
+        import numpy as np
+
+        from daekit.data.folder import ImageList
+        from daekit.representation import embed as codes_of
+        from daekit.saving import load_model
+
+        loaded = load_model(model)
+        source = _labelled_data(data, data_dir, loaded, resize)
+        arrays = {"codes": [], "split": [], "labels": [], "index": []}
+        for name in (("train", "test") if split == "both" else (split,)):
+            images = getattr(source, name)
+            count = min(limit or len(images), len(images))
+            chosen = images.head(count) if isinstance(images, ImageList) else images[:count]
+            arrays["codes"].append(codes_of(loaded, [chosen[i] for i in range(count)]
+                                            if isinstance(chosen, ImageList) else chosen))
+            arrays["split"].append(np.full(count, name))
+            arrays["index"].append(np.asarray(chosen.names) if isinstance(chosen, ImageList) else np.arange(count))
+            if source.labelled:
+                arrays["labels"].append(getattr(source, f"{name}_labels")[:count])
+        written = {key: np.concatenate(value) for key, value in arrays.items() if value}
+        if source.labelled:
+            written["class_names"] = np.asarray(source.class_names)
+        written["names" if isinstance(source.test, ImageList) else "index"] = written.pop("index")
+        partial = out.with_name(f".{out.stem}.partial.npz")
+        try:
+            np.savez(partial, **written)
+            partial.replace(out)
+        except OSError as exc:
+            partial.unlink(missing_ok=True)
+            raise DataError(f"--out {out}: cannot write: {exc.strerror or exc}") from None
+        codes = written["codes"]
+        console.print(f"wrote {out}: {len(codes)} codes of width {codes.shape[1]}"
+                      + ("" if source.labelled else " (unlabelled)"), highlight=False)
+
+
+@app.command()
+def probe(
+    model: Annotated[Path, typer.Argument(help="A .keras file saved by daekit.")],
+    data: Annotated[str, typer.Option(help=setting_help("data"))] = "fashion-mnist",
+    data_dir: Annotated[Optional[str], _opt(setting_help("data_dir"), "DIR")] = None,
+    train_limit: Annotated[Optional[int], typer.Option(help="Train the probes on at most this many images.", min=2)] = None,
+    test_limit: Annotated[Optional[int], typer.Option(help="Score them on at most this many test images.", min=1)] = None,
+    k: Annotated[int, typer.Option(help="Neighbours of the k-NN probe.", min=1)] = 5,
+    resize: Annotated[Optional[int], typer.Option(help=setting_help("resize"), min=4)] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the linear probe's training.")] = 0,
+    json_path: Annotated[Optional[Path], typer.Option("--json", help="Also write the results as JSON to this file.")] = None,
+    figures: Annotated[Optional[Path], typer.Option(help="Directory for a map of the test codes and a retrieval grid.")] = None,
+    map_method: Annotated[str, typer.Option("--map", help="The map's projection: pca, or tsne (needs scikit-learn).")] = "pca",
+):
+    """Score the codes on the labels: a linear probe and k nearest neighbours, beside the
+    same probes on the raw pixels and on a PCA of the pixels as wide as the code."""
+    with reported_errors():
+        if map_method not in ("pca", "tsne"):
+            raise ConfigError(f"--map {map_method!r}: choose pca or tsne")
+        if json_path is not None and not json_path.parent.is_dir():
+            raise DataError(f"--json {json_path}: its directory {json_path.parent} does not exist")
+        _start_tensorflow_quietly()
+        import numpy as np
+
+        from daekit.figures import save_figure
+        from daekit.representation import code_map_figure, nearest, probe_report, retrieval_figure
+        from daekit.saving import load_model
+
+        loaded = load_model(model)
+        source = _labelled_data(data, data_dir, loaded, resize)
+        report = probe_report(loaded, source, train_limit, test_limit, k=k, seed=seed)
+        codes_train, codes_test = report.pop("codes")
+        images_train, images_test = report.pop("images")
+        labels_train, labels_test = report.pop("labels")
+        table = Table(title=f"test accuracy, {report['test']} images ({report['train']} to train the probes), "
+                            f"chance {report['chance']:.3f}")
+        for column in ("features", "linear probe", f"{k}-NN"):
+            table.add_column(column, justify="left" if column == "features" else "right")
+        for row in report["rows"]:
+            table.add_row(row["features"], f"{row['linear_probe']:.4f}", f"{row['knn']:.4f}")
+        console.print(table)
+        if json_path is not None:
+            json_path.write_text(json.dumps({"model": str(model), **report}, indent=2) + "\n", encoding="utf-8")
+            console.print(f"wrote {json_path}")
+        if figures is not None:
+            names = report["classes"]
+            save_figure(code_map_figure(codes_test, labels_test, names, map_method, seed), figures / "code_map.png")
+            queries = np.random.default_rng(seed).choice(len(images_test), size=min(8, len(images_test)), replace=False)
+            found = nearest(codes_train, codes_test[queries], k=min(6, len(images_train)))
+            save_figure(retrieval_figure(images_test[queries], images_train[found], labels_test[queries],
+                                         labels_train[found], names), figures / "retrieval.png")
+            console.print(f"wrote figures to {figures}")
+
+
 @app.command()
 def preview(
     out: Annotated[Path, typer.Option("--out", "-o", help="PNG file to write.")],

@@ -1,4 +1,4 @@
-"""Pixel noise: Gaussian, Poisson (shot), speckle, salt and pepper, uniform.
+"""Pixel noise: Gaussian, Poisson (shot), speckle, salt and pepper, uniform; and ``none``.
 
 Severity levels are calibrated on Fashion-MNIST; docs/corruptions.md gives the input PSNR
 of each level, measured by ``bench/severity.py``.
@@ -118,7 +118,22 @@ class UniformNoise(daekit.Corruption):
         return ops.clip(images + noise, 0.0, 1.0)
 
 
+@keras.saving.register_keras_serializable(package="daekit")
+class NoCorruption(daekit.Corruption):
+    """The image as it is: with ``--corruption none`` a run trains a plain autoencoder, which
+    differs from a denoising one in the corruption alone (``bench/representation.py``)."""
+
+    name = "none"
+
+    @attrs.frozen
+    class Options:
+        pass
+
+    def corrupt(self, images, seed):
+        return images
+
+
 @daekit.hookimpl
 def register_corruptions(register):
-    for cls in (GaussianNoise, PoissonNoise, SpeckleNoise, SaltAndPepper, UniformNoise):
+    for cls in (GaussianNoise, PoissonNoise, SpeckleNoise, SaltAndPepper, UniformNoise, NoCorruption):
         register(cls)

@@ -11,7 +11,7 @@ def test_builtins_load_through_entry_points(plugins):
     assert set(plugins.registries["corruption"].names()) == {
         "gaussian", "poisson", "speckle", "salt_and_pepper", "uniform", "quantize", "jpeg", "pixel_dropout",
         "coarse_dropout", "grid_mask", "line_mask", "scratches", "gaussian_blur", "motion_blur", "downscale",
-        "chain", "one_of"}
+        "chain", "one_of", "none"}
     assert set(plugins.registries["loss"].names()) >= {"mse", "mae", "bce", "masked"}
     assert plugins.infos["conv"].hooks == ["register_decoders", "register_encoders"]
 

@@ -29,6 +29,12 @@ IDX_DATASETS = {
     "fashion-mnist": ("Fashion-MNIST", "apt-get install dataset-fashion-mnist"),
     "mnist": ("MNIST", "the four MNIST IDX files from the data set's publisher"),
 }
+#: The class of each label value, as the data sets' publishers name them.
+CLASS_NAMES = {
+    "fashion-mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                      "Ankle boot"),
+    "mnist": tuple(str(digit) for digit in range(10)),
+}
 
 
 @attrs.frozen
@@ -40,6 +46,15 @@ class ImageData:
     source: str
     train: Any
     test: Any
+    #: Each image's class index, or ``None`` for unlabelled data; ``class_names`` names them.
+    train_labels: np.ndarray | None = None
+    test_labels: np.ndarray | None = None
+    class_names: tuple[str, ...] | None = None
+    unlabelled: str | None = None  # why a folder has no labels
+
+    @property
+    def labelled(self) -> bool:
+        return self.class_names is not None
 
     @property
     def image_shape(self) -> tuple[int | None, int | None, int]:
@@ -90,7 +105,8 @@ def find_idx_dir(name: str, data_dir: str | Path | None = None) -> Path:
 def load_idx_dataset(name: str, data_dir: str | Path | None = None) -> ImageData:
     """Read the four IDX files of Fashion-MNIST or MNIST, checking that they agree."""
     directory = find_idx_dir(name, data_dir)
-    arrays = {}
+    arrays, labelled = {}, {}
+    classes = CLASS_NAMES[name]
     for split in ("train", "test"):
         images_path = _idx_file(directory, IDX_FILES[f"{split}_images"])
         labels_path = _idx_file(directory, IDX_FILES[f"{split}_labels"])
@@ -103,8 +119,42 @@ def load_idx_dataset(name: str, data_dir: str | Path | None = None) -> ImageData
                 f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} labels; "
                 "the pair must have one label per image"
             )
+        if labels.dtype != np.uint8 or (len(labels) and int(labels.max()) >= len(classes)):
+            raise DataError(f"{labels_path}: labels must be unsigned bytes from 0 to {len(classes) - 1}, one of the "
+                            f"{len(classes)} classes; found {labels.dtype} up to {labels.max() if len(labels) else '-'}")
         arrays[split] = images[..., None]
-    return ImageData(name, str(directory), arrays["train"], arrays["test"])
+        labelled[split] = labels.astype(np.int64)
+    return ImageData(name, str(directory), arrays["train"], arrays["test"], labelled["train"], labelled["test"], classes)
+
+
+def folder_classes(images: ImageList) -> tuple[str, ...] | None:
+    """The classes of a folder's images, from their first-level subfolder names (as
+    ``keras.utils.image_dataset_from_directory`` infers them), sorted; ``None`` when any
+    image lies directly in the folder, which leaves the folder unlabelled."""
+    parts = [Path(name).parts for name in images.names]
+    if not parts or any(len(part) < 2 for part in parts):
+        return None
+    return tuple(sorted({part[0] for part in parts}))
+
+
+def folder_labels(images: ImageList, classes: tuple[str, ...], folder: str | Path) -> np.ndarray:
+    """Each image's class index among ``classes``, from its first-level subfolder.
+
+    Raises:
+        DataError: Images in a subfolder that is not one of ``classes``, or directly in the folder.
+    """
+    index = {name: i for i, name in enumerate(classes)}
+    labels, strays = [], []
+    for name in images.names:
+        parts = Path(name).parts
+        if len(parts) < 2 or parts[0] not in index:
+            strays.append(name)
+        else:
+            labels.append(index[parts[0]])
+    if strays:
+        raise DataError(f"{len(strays)} image(s) in {folder} are not in a subfolder named after one of the classes "
+                        f"({', '.join(classes)}): {', '.join(strays[:5])}{' ...' if len(strays) > 5 else ''}")
+    return np.asarray(labels, np.int64)
 
 
 def load_image_folder(folder: str | Path, channels: int = 1, seed: int = 0, test_split: float = 0.1,
@@ -118,10 +168,20 @@ def load_image_folder(folder: str | Path, channels: int = 1, seed: int = 0, test
     if not folder.is_dir():
         raise DataError(f"{folder}: not a directory, and not a known data set (fashion-mnist, mnist)")
     images = load_folder(folder, channels, resize, max_pixels, minimum=1 if test_data else 2)
+    classes = folder_classes(images)
     if test_data is not None:
-        return ImageData(folder.name, str(folder), images, load_folder(test_data, channels, resize, max_pixels))
-    train, test = split_validation(images, test_split, seed, purpose="testing")
-    return ImageData(folder.name, str(folder), train, test)
+        train, test = images, load_folder(test_data, channels, resize, max_pixels)
+    else:
+        train, test = split_validation(images, test_split, seed, purpose="testing")
+    if classes is None:
+        return ImageData(folder.name, str(folder), train, test,
+                         unlabelled=f"{folder} is unlabelled: its classes are its first-level subfolders, and some "
+                                    "images lie directly in it")
+    try:  # labels never stop a denoising run: a folder they do not fit is unlabelled, with the reason
+        return ImageData(folder.name, str(folder), train, test, folder_labels(train, classes, folder),
+                         folder_labels(test, classes, test_data or folder), classes)
+    except DataError as exc:
+        return ImageData(folder.name, str(folder), train, test, unlabelled=str(exc))
 
 
 def load_data(data: str = "fashion-mnist", data_dir: str | Path | None = None, channels: int = 1, seed: int = 0,
