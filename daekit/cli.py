@@ -7,6 +7,7 @@ errors exit 1 with one line; tracebacks never show local variables.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import inspect
 import json
 import os
@@ -378,6 +379,8 @@ def probe(
     with reported_errors():
         if map_method not in ("pca", "tsne"):
             raise ConfigError(f"--map {map_method!r}: choose pca or tsne")
+        if map_method == "tsne" and importlib.util.find_spec("sklearn") is None:
+            raise ConfigError("--map tsne needs scikit-learn: pip install 'daekit[tsne]'")
         if json_path is not None and not json_path.parent.is_dir():
             raise DataError(f"--json {json_path}: its directory {json_path.parent} does not exist")
         _start_tensorflow_quietly()

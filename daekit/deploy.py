@@ -323,7 +323,8 @@ def export(model, path: str | Path, format: str = "saved_model", robustness: Any
     if isinstance(model, (str, Path)):
         from daekit.saving import load_model
 
-        run_dir = Path(model).resolve().parent
+        parent = Path(model).resolve().parent
+        run_dir = parent if (parent / "manifest.json").is_file() else None  # a run directory's model
         model = load_model(model)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -180,7 +180,7 @@ def code_map_figure(codes: np.ndarray, labels: np.ndarray, class_names, method: 
         try:
             from sklearn.manifold import TSNE
         except ImportError:
-            raise ConfigError("--map tsne needs scikit-learn: pip install scikit-learn") from None
+            raise ConfigError("--map tsne needs scikit-learn: pip install 'daekit[tsne]'") from None
         points = TSNE(2, random_state=seed, init="pca").fit_transform(standardize(codes, codes)[0])
     else:
         mean, axes = pca(standardize(codes, codes)[0], 2)

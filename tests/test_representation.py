@@ -74,7 +74,7 @@ def test_the_probes_find_separable_classes_and_not_shuffled_ones():
 
 
 def test_a_plain_autoencoder_trains_then_embeds_and_probes_from_the_cli(tmp_path, fashion_mnist):
-    result = run_daekit("train", "--corruption", "none", *CODE_MODEL, "--limit", "600", "--test-limit", "64",
+    result = run_daekit("train", "--corruption", "none", *CODE_MODEL, "--limit", "400", "--test-limit", "64",
                         "--epochs", "1", "-o", tmp_path, "--name", "ae")
     assert result.returncode == 0, result.stderr
     model = tmp_path / "ae" / "model.keras"
@@ -85,7 +85,7 @@ def test_a_plain_autoencoder_trains_then_embeds_and_probes_from_the_cli(tmp_path
         assert codes["codes"].shape == (100, 8) and list(np.unique(codes["split"])) == ["test", "train"]
         assert codes["labels"].shape == (100,) and codes["class_names"][0] == "T-shirt/top"
         np.testing.assert_array_equal(codes["index"][:50], np.arange(50))
-    result = run_daekit("probe", model, "--train-limit", "300", "--test-limit", "100", "--json", tmp_path / "p.json",
+    result = run_daekit("probe", model, "--train-limit", "200", "--test-limit", "100", "--json", tmp_path / "p.json",
                         "--figures", tmp_path / "figs")
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "p.json").read_text())
@@ -95,6 +95,8 @@ def test_a_plain_autoencoder_trains_then_embeds_and_probes_from_the_cli(tmp_path
         assert (tmp_path / "figs" / figure).read_bytes()[:4] == b"\x89PNG"
     refused = run_daekit("embed", model, "--out", tmp_path / "codes.txt")
     assert refused.returncode == 2 and "give a name ending in .npz" in refused.stderr
+    refused = run_daekit("probe", model, "--map", "umap")
+    assert refused.returncode == 2 and "--map 'umap': choose pca or tsne" in refused.stderr
 
 
 def test_probing_an_unlabelled_folder_says_why(tmp_path):
