@@ -61,7 +61,8 @@ def check_dependencies(format: str) -> None:
     needed = {"onnx": ["tf2onnx", "onnx", "onnxruntime"], "litert": [], "saved_model": []}[format]
     missing = [name for name in needed if not _installed(name)]
     if missing:
-        raise ExportError(f"--format {format} needs {', '.join(missing)}, which is not installed: {INSTALL}")
+        raise ExportError(f"--format {format} needs {', '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} "
+                          f"not installed: {INSTALL}")
 
 
 def _installed(name: str) -> bool:
