@@ -55,6 +55,10 @@ def reported_errors():
         raise typer.Exit(130) from None
 
 
+#: The largest seed NumPy's legacy seeding (keras.utils.set_random_seed) takes.
+SEED_MAX = 2**32 - 1
+
+
 def _opt(help: str, metavar: str | None = None, *names: str):
     return typer.Option(*names, help=help, metavar=metavar, show_default=False)
 
@@ -178,7 +182,7 @@ def evaluate(
     baselines: Annotated[str, typer.Option(help="Classical denoisers to compare: all, none, or names (tv,wavelet,nlm,bm3d).")] = "all",
     data: Annotated[str, typer.Option(help=setting_help("data"))] = "fashion-mnist",
     data_dir: Annotated[Optional[str], _opt(setting_help("data_dir"), "DIR")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the noise.")] = 1234,
+    seed: Annotated[int, typer.Option(help="Seed of the noise.", min=0, max=SEED_MAX)] = 1234,
     limit: Annotated[Optional[int], typer.Option(help="Evaluate on at most this many test images.", min=1)] = None,
     workers: Annotated[int, typer.Option(help="Processes for the classical denoisers (one image per core at a time).", min=1)] = 1,
     json_path: Annotated[Optional[Path], typer.Option("--json", help="Also write the results as JSON to this file.")] = None,
@@ -369,7 +373,7 @@ def probe(
     test_limit: Annotated[Optional[int], typer.Option(help="Score them on at most this many test images.", min=1)] = None,
     k: Annotated[int, typer.Option(help="Neighbours of the k-NN probe.", min=1)] = 5,
     resize: Annotated[Optional[int], typer.Option(help=setting_help("resize"), min=4)] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the linear probe's training.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the linear probe's training.", min=0, max=SEED_MAX)] = 0,
     json_path: Annotated[Optional[Path], typer.Option("--json", help="Also write the results as JSON to this file.")] = None,
     figures: Annotated[Optional[Path], typer.Option(help="Directory for a map of the test codes and a retrieval grid.")] = None,
     map_method: Annotated[str, typer.Option("--map", help="The map's projection: pca, or tsne (needs scikit-learn).")] = "pca",
@@ -425,7 +429,7 @@ def preview(
     images: Annotated[int, typer.Option(help="Images per row.", min=1, max=32)] = 8,
     resize: Annotated[Optional[int], typer.Option(help=setting_help("resize"), min=4)] = None,
     channels: Annotated[int, typer.Option(help=setting_help("channels"), min=1, max=3)] = 1,
-    seed: Annotated[int, typer.Option(help="Seed of the corruptions and of the image choice.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the corruptions and of the image choice.", min=0, max=SEED_MAX)] = 0,
 ):
     """Draw real images under corruptions, each cell labelled with its PSNR."""
     with reported_errors():

@@ -197,7 +197,7 @@ class TrainConfig:
                             help="Learning-rate schedule: constant, or cosine or linear (decay to zero over the run).")
     epochs: int = setting(3, min=1, resumable=True, help="Epochs to train (a resumed run may be given more).")
     batch_size: int = setting(64, min=1, help="Global batch size.")
-    seed: int = setting(0, min=0, help="Seed of weights, data order, noise and the validation split.")
+    seed: int = setting(0, min=0, max=2**32 - 1, help="Seed of weights, data order, noise and the validation split.")
     data: str = setting("fashion-mnist", metavar="DATA",
                         help="fashion-mnist, mnist, or a folder of images (PNG at 8 or 16 bits, JPEG, BMP, TIFF), "
                              "read recursively at their own sizes.")

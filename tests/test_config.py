@@ -35,6 +35,12 @@ def test_every_bad_field_is_listed_at_once():
     assert len(caught.value.problems) == 5
 
 
+def test_a_seed_numpy_cannot_take_is_refused_with_the_range():
+    assert TrainConfig.resolve(seed=2**32 - 1).seed == 2**32 - 1
+    with pytest.raises(ConfigError, match="seed=4294967296: must be <= 4294967295"):
+        TrainConfig.resolve(seed=2**32)
+
+
 def test_unknown_preset():
     with pytest.raises(ConfigError, match="unknown preset"):
         TrainConfig.resolve(preset="fast")
