@@ -176,15 +176,15 @@ def code_map_figure(codes: np.ndarray, labels: np.ndarray, class_names, method: 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    scaled = standardize(codes, codes)[0]
     if method == "tsne":
         try:
             from sklearn.manifold import TSNE
         except ImportError:
             raise ConfigError("--map tsne needs scikit-learn: pip install 'daekit[tsne]'") from None
-        points = TSNE(2, random_state=seed, init="pca").fit_transform(standardize(codes, codes)[0])
+        points = TSNE(2, random_state=seed, init="pca").fit_transform(scaled)
     else:
-        mean, axes = pca(standardize(codes, codes)[0], 2)
-        points = project(standardize(codes, codes)[0], mean, axes)
+        points = project(scaled, *pca(scaled, 2))
     figure, axis = plt.subplots(figsize=(7, 6))
     colours = plt.get_cmap("tab10" if len(class_names) <= 10 else "tab20")
     for index, name in enumerate(class_names):
