@@ -7,13 +7,14 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from daekit.figures import comparison_grid, save_figure
+from daekit.figures import comparison_grid, image_rows, save_figure
 
 
 class EpochFigures(keras.callbacks.Callback):
-    """After each epoch, draws fixed validation images: clean, noisy and denoised."""
+    """After each epoch, draws fixed validation images: clean, noisy and denoised (noisy and
+    denoised when there are no clean images)."""
 
-    def __init__(self, clean: np.ndarray, noisy: np.ndarray, directory: Path):
+    def __init__(self, clean: np.ndarray | None, noisy: np.ndarray, directory: Path):
         super().__init__()
         self.clean = clean
         self.noisy = noisy
@@ -21,7 +22,9 @@ class EpochFigures(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         denoised = keras.ops.convert_to_numpy(self.model(self.noisy, training=False))
-        figure = comparison_grid(self.clean, self.noisy, denoised, title=f"validation images after epoch {epoch + 1}")
+        title = f"validation images after epoch {epoch + 1}"
+        figure = (image_rows({"noisy": self.noisy, "denoised": denoised}, title) if self.clean is None
+                  else comparison_grid(self.clean, self.noisy, denoised, title=title))
         save_figure(figure, self.directory / f"epoch_{epoch + 1:03d}.png")
 
 
@@ -46,3 +49,23 @@ class WholeImageValidation(keras.callbacks.Callback):
         if logs is not None:
             logs.update(val_loss=scores["loss"], val_psnr=float(np.mean(scores["denoised"]["psnr"])),
                         val_ssim=float(np.mean(scores["denoised"]["ssim"])))
+
+
+class SelfSupervisedValidation(keras.callbacks.Callback):
+    """After each epoch, the self-supervised loss on whole noisy validation images, with
+    the blind spots drawn from the same seed every epoch (:func:`daekit.selfsup.score_self_supervised`),
+    as ``val_loss`` in the epoch's logs: there are no clean images to compute PSNR against.
+    Like :class:`WholeImageValidation`, it comes before the callbacks that read the logs."""
+
+    def __init__(self, images, copies, seed: int):
+        super().__init__()
+        self.images = images
+        self.copies = copies
+        self.seed = seed
+
+    def on_epoch_end(self, epoch, logs=None):
+        from daekit.selfsup import score_self_supervised
+
+        scores = score_self_supervised(self.model, self.images, self.copies, seed=self.seed)
+        if logs is not None:
+            logs.update(val_loss=scores["loss"])

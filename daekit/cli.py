@@ -99,6 +99,11 @@ def _train(config: Optional[Path] = None, resume: Optional[Path] = None, **setti
         if result.run_dir is None:
             console.print("this worker's run is complete; the chief wrote the run directory", highlight=False)
             return
+        if "self_supervised_loss" in report:  # no clean images to score against
+            console.print(f"run: {result.run_dir}\ntest {report['method']} loss: {report['self_supervised_loss']:.5f} "
+                          f"({report['images']} noisy images; no clean ones to compute PSNR against)",
+                          highlight=False, soft_wrap=True)
+            return
         console.print(
             f"run: {result.run_dir}\n"
             f"test PSNR: noisy {report['noisy']['psnr']:.2f} dB -> denoised {report['denoised']['psnr']:.2f} dB; "

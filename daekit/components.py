@@ -164,6 +164,8 @@ class Loss(Component, keras.losses.Loss):
     kind = "loss"
     #: Whether the model hands this loss the corruption's mask in training (see :meth:`pixel_weights`).
     uses_mask: ClassVar[bool] = False
+    #: Whether it scores only the masked pixels (blind-spot training, ``--target noisy``).
+    masked_only: ClassVar[bool] = False
 
     def pixel_weights(self, mask):
         """Per-pixel weights, the shape of the images, from the corruption's 0/1 ``mask``.

@@ -20,6 +20,7 @@ from daekit.options import build_options, option
 
 STRATEGIES = ("default", "one-device", "mirrored", "multi-worker")
 AUGMENTS = ("none", "flip", "dihedral")
+TARGETS = ("clean", "noisy", "redraw")
 #: Why several steps per execution are refused over several replicas (the settings rule here,
 #: the replicas found in daekit.distribute).
 MULTI_STEP_REPLICAS = ("Keras cannot run several steps per execution over more than one replica "
@@ -182,12 +183,20 @@ class TrainConfig:
     """
 
     preset: str = setting("default", metavar="NAME", resumable=True,
-                          help="Starting recipe: 'default', 'unet' (stronger), 'photo' (photographs of any size, on patches) or 'article' (the classic recipe, exactly).")
+                          help="Starting recipe: 'default', 'unet' (stronger), 'photo' (photographs of any size, on patches), 'n2v' (noisy photographs without clean copies) or 'article' (the classic recipe, exactly).")
     corruption: ComponentSpec = _component("corruption", "gaussian:stddev=0.1", multiple=True, help=(
         "Corruption, e.g. gaussian:stddev=0.2; repeat to apply several in order."))
     encoder: ComponentSpec = _component("encoder", "conv:padding=same")
     decoder: ComponentSpec = _component("decoder", "conv:tail_filters=32,padding=same")
     loss: ComponentSpec = _component("loss", "mse")
+    target: str = setting("clean", choices=TARGETS, metavar="KIND", help=(
+        "What the loss compares the output with: clean (the data are clean; the corruption makes the input), "
+        "noisy (the data are noisy and there are no clean copies: their own pixels, hidden by a blind-spot "
+        "corruption (Noise2Void), or their --pairs copies (Noise2Noise)) or redraw (a second, independent draw "
+        "of the corruption of the clean data: Noise2Noise simulated)."))
+    pairs: str | None = setting(None, type=str, metavar="DIR", help=(
+        "With --target noisy: a folder holding a second noisy copy of each image of --data (and of --val-data and "
+        "--test-data), matched by file name: the loss compares the output with the copy (Noise2Noise)."))
     optimizer: str = setting("adam", choices=("adam", "adamw", "rmsprop", "sgd"), metavar="NAME",
                              help="Keras optimizer: adam, adamw, rmsprop or sgd.")
     learning_rate: float = setting(2e-3, min_exclusive=0.0, flags=("--lr",), help="Learning rate.")
@@ -292,6 +301,12 @@ PRESETS: dict[str, dict[str, Any]] = {
                   decoder="unet:filters=64,convs=3,activation=silu,space_to_depth=2,normalization=none",
                   corruption="gaussian:stddev=0.02,stddev_max=0.2", loss="mse", learning_rate=1e-3,
                   schedule="cosine", patch=64, augment="dihedral", batch_size=16, epochs=12),
+    # Noise2Void on the photo preset's network: noisy photographs and no clean copies, 1% of
+    # each patch's pixels hidden behind a random neighbour and scored (docs/self-supervised.md).
+    "n2v": dict(encoder="unet:filters=64,128,convs=3,activation=silu,space_to_depth=2,normalization=none",
+                decoder="unet:filters=64,convs=3,activation=silu,space_to_depth=2,normalization=none",
+                corruption="blind_spot", loss="blind_spot", target="noisy", learning_rate=1e-3,
+                schedule="cosine", patch=64, augment="dihedral", batch_size=16, epochs=12),
     "unet": dict(encoder="unet:filters=64,128,convs=3,activation=silu,space_to_depth=2",
                  decoder="unet:filters=64,convs=3,activation=silu,space_to_depth=2",
                  loss="psnr", schedule="cosine", epochs=12, batch_size=32),

@@ -73,6 +73,8 @@ class Corruption(Component, keras.layers.Layer):
     """
 
     kind = "corruption"
+    #: Whether it hides pixels from the network for blind-spot training (``--target noisy``).
+    blind_spot: ClassVar[bool] = False
     #: Level (1 to 5) -> the options that level sets.
     SEVERITIES: ClassVar[dict[int, dict[str, Any]]] = {}
 

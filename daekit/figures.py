@@ -51,17 +51,23 @@ def comparison_grid(clean: np.ndarray, noisy: np.ndarray, denoised: np.ndarray, 
 
 def comparison_rows(clean: np.ndarray, outputs: Mapping[str, np.ndarray], title: str = "") -> Figure:
     """The clean images, then one row per labelled set of images, each cell with its PSNR."""
-    rows = {"clean": clean, **outputs}
-    scores = {name: per_image_scores(clean, images)["psnr"] for name, images in rows.items() if name != "clean"}
-    count = len(clean)
+    labels = {name: [f"{value:.1f} dB" for value in per_image_scores(clean, images)["psnr"]]
+              for name, images in outputs.items()}
+    return image_rows({"clean": clean, **outputs}, title, labels)
+
+
+def image_rows(rows: Mapping[str, np.ndarray], title: str = "", labels: Mapping[str, Sequence[str]] | None = None) -> Figure:
+    """One row per labelled set of images; ``labels`` (row -> one text per image) go under the
+    cells. Without it, images that have no clean reference to be scored against."""
+    count = len(next(iter(rows.values())))
     figure = Figure(figsize=(1.3 * count + 0.8, 1.45 * len(rows) + 0.1), layout="constrained")
     axes = figure.subplots(len(rows), count, squeeze=False)
     for row, (name, images) in enumerate(rows.items()):
         for column in range(count):
             ax = axes[row, column]
             _show(ax, images[column])
-            if name in scores:
-                ax.set_xlabel(f"{scores[name][column]:.1f} dB", fontsize=8)
+            if labels and name in labels:
+                ax.set_xlabel(labels[name][column], fontsize=8)
         axes[row, 0].set_ylabel(name)
     _suptitle(figure, title)
     return figure
@@ -69,8 +75,9 @@ def comparison_rows(clean: np.ndarray, outputs: Mapping[str, np.ndarray], title:
 
 def loss_curves(history: Mapping[str, Sequence[float]], title: str = "", noisy_psnr: float | None = None) -> Figure:
     """Training and validation loss per epoch, and PSNR against the noisy input's."""
-    figure = Figure(figsize=(9, 3.6), layout="constrained")
-    loss_ax, psnr_ax = figure.subplots(1, 2)
+    scored = any(history.get(key) for key in ("psnr", "val_psnr"))
+    figure = Figure(figsize=(9 if scored else 4.8, 3.6), layout="constrained")
+    loss_ax, psnr_ax = figure.subplots(1, 2) if scored else (figure.subplots(), None)
     for key, label in (("loss", "training"), ("val_loss", "validation")):
         if history.get(key):
             epochs = np.arange(1, len(history[key]) + 1)
@@ -79,6 +86,10 @@ def loss_curves(history: Mapping[str, Sequence[float]], title: str = "", noisy_p
     loss_ax.set_ylabel("loss")
     loss_ax.set_title("loss")
     loss_ax.legend()
+    if psnr_ax is None:  # no clean images: nothing to compute PSNR against
+        loss_ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        _suptitle(figure, title)
+        return figure
     for key, label in (("psnr", "training (corrupted batches)"), ("val_psnr", "validation")):
         if history.get(key):
             epochs = np.arange(1, len(history[key]) + 1)

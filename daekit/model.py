@@ -41,6 +41,10 @@ class DenoisingAutoencoder(keras.Model):
         # Plain attributes, kept out of Keras's tracking: set by compile(), used in training steps.
         object.__setattr__(self, "_mask_loss", None)
         object.__setattr__(self, "_pending_mask", None)
+        object.__setattr__(self, "_pending_target", None)
+        #: In training, compare the output with a second, independent draw of the corruption
+        #: of the batch instead of the batch itself (Noise2Noise simulated, ``target=redraw``).
+        object.__setattr__(self, "redraw_target", False)
 
     def compile(self, *args, **kwargs):
         super().compile(*args, **kwargs)
@@ -75,6 +79,8 @@ class DenoisingAutoencoder(keras.Model):
             object.__setattr__(self, "_pending_mask", mask)
         else:
             x = self.corruption(images, training=training)
+        if training and self.redraw_target:
+            object.__setattr__(self, "_pending_target", self.corruption.apply(images, self.corruption.seed_generator))
         return self.reconstruct(x, training=training)
 
     def reconstruct(self, images, training=False):
@@ -90,6 +96,9 @@ class DenoisingAutoencoder(keras.Model):
         return keras.ops.cast(out, "float32")
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        if training and self._pending_target is not None:
+            y = self._pending_target
+            object.__setattr__(self, "_pending_target", None)
         if training and self._mask_loss is not None and self._pending_mask is not None:
             sample_weight = self._mask_loss.pixel_weights(self._pending_mask)
             object.__setattr__(self, "_pending_mask", None)

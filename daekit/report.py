@@ -10,7 +10,7 @@ from daekit.config import TrainConfig
 from daekit.data import pipeline
 from daekit.data.pipeline import TrainingData
 from daekit.evaluate import CORRUPTION_BATCH, EVALUATION_BATCH, EVALUATION_SEED, corrupt_images, evaluate_model, to_float
-from daekit.figures import comparison_grid, loss_curves, save_figure
+from daekit.figures import comparison_grid, image_rows, loss_curves, save_figure
 from daekit.rundir import RunDirectory, write_json
 from daekit.saving import save_model
 
@@ -44,6 +44,8 @@ def figure_images(images, model, count: int = FIGURE_IMAGES) -> np.ndarray:
 def report_run(model, config: TrainConfig, plan: TrainingData, strategy, run: RunDirectory, history: dict[str, list[float]],
            noisy_psnr: float) -> dict[str, Any]:
     """Save the model, score it on the test set (evaluation.json) and draw the run's figures."""
+    if plan.target == "noisy":
+        return _report_self_supervised(model, config, plan, strategy, run, history)
     if isinstance(plan.test, np.ndarray):
         test_clean = to_float(plan.test[:FIGURE_IMAGES])
         # The figure shows the evaluation's own noisy images: its first batch, cut to the figure.
@@ -62,5 +64,26 @@ def report_run(model, config: TrainConfig, plan: TrainingData, strategy, run: Ru
         save_figure(loss_curves(history, title=f"{config.encoder} / {config.decoder}", noisy_psnr=noisy_psnr),
                     run.figures / "loss.png")
     save_figure(comparison_grid(test_clean, test_noisy, test_denoised, title="test images"),
+                run.figures / "test_denoised.png")
+    return evaluation
+
+
+def _report_self_supervised(model, config: TrainConfig, plan: TrainingData, strategy, run: RunDirectory,
+                            history: dict[str, list[float]]) -> dict[str, Any]:
+    """The report of a run without clean images: its self-supervised test loss, and figures
+    of noisy test images and their outputs."""
+    from daekit.selfsup import evaluate_self_supervised
+
+    save_model(model, run.model)
+    copies = plan.copies[2] if plan.copies else None
+    with strategy.scope():
+        evaluation = evaluate_self_supervised(model, plan.test, copies, seed=EVALUATION_SEED)
+        noisy = figure_images(plan.test, model)
+        denoised = model.predict(noisy, verbose=0)
+    write_json(run.evaluation, evaluation)
+    if history:
+        save_figure(loss_curves(history, title=f"{config.encoder} / {config.decoder} ({evaluation['method']})"),
+                    run.figures / "loss.png")
+    save_figure(image_rows({"noisy": noisy, "denoised": denoised}, title=f"test images ({evaluation['method']})"),
                 run.figures / "test_denoised.png")
     return evaluation

@@ -23,7 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from daekit.callbacks import EpochFigures, WholeImageValidation
+from daekit.callbacks import EpochFigures, SelfSupervisedValidation, WholeImageValidation
 from daekit.checkpoints import CheckpointStore, Progress
 from daekit.config import TrainConfig
 from daekit.data import pipeline
@@ -41,6 +41,7 @@ from daekit.optimizers import dtype_policy, make_optimizer
 from daekit.report import FIGURE_IMAGES, figure_images, report_run
 from daekit.rundir import RunDirectory
 from daekit.saving import load_model
+from daekit.selfsup import check_target
 from daekit.tiling import check_size
 
 @attrs.frozen
@@ -84,6 +85,8 @@ def train(config: TrainConfig | None = None, plugins: Plugins | None = None, ver
     # Before the directory is written:
     check_steps(config.steps_per_execution, plan.steps_per_epoch, plan.replicas)
     check_model_takes(config, plugins, plan)
+    check_target(config.target, config.pairs, build_model(config.corruption, image_shape=plan.image_shape,
+                                                          plugins=plugins).corruption, build_loss(config.loss, plugins))
     signals = SignalFlag()
     with signals.installed():
         if config.deterministic:
@@ -115,7 +118,8 @@ def _run(config, plugins, plan, strategy, run, signals, verbose, callbacks) -> R
                              evaluation)
         keras.utils.set_random_seed(config.seed)
         model, progress = build(config, plugins, plan, strategy, run)
-        validation = Validation.draw(model, plan.validation, seed=config.seed + 1)
+        validation = Validation.draw(model, plan.validation, seed=config.seed + 1, target=config.target,
+                                     copies=plan.copies[1] if plan.copies else None)
         fit(model, config, plugins, plan, strategy, run, progress, validation, signals, callbacks, verbose)
         evaluation = report_run(model, config, plan, strategy, run, progress.history, noisy_psnr=validation.noisy_psnr)
     except Preempted as exc:
@@ -152,11 +156,17 @@ class Validation:
     noisy: np.ndarray | None
     whole: ImageList | None
     seed: int
-    figure: tuple[np.ndarray, np.ndarray]
-    noisy_psnr: float
+    figure: tuple[np.ndarray | None, np.ndarray]
+    noisy_psnr: float | None
+    #: Without clean images (target=noisy): scored by the self-supervised loss, against the
+    #: images themselves or their second noisy ``copies``.
+    self_supervised: bool = False
+    copies: ImageList | None = None
 
     @classmethod
-    def draw(cls, model, images, seed: int) -> Validation:
+    def draw(cls, model, images, seed: int, target: str = "clean", copies: ImageList | None = None) -> Validation:
+        if target == "noisy":  # the images are noisy already; there is nothing clean to draw noise on
+            return cls(None, None, images, seed, (None, figure_images(images, model)), None, True, copies)
         if isinstance(images, ImageList):
             clean = figure_images(images, model)
             noisy = corrupt_images(model.corruption, clean, seed=seed)
@@ -175,9 +185,11 @@ def build(config: TrainConfig, plugins: Plugins, plan: TrainingData, strategy, r
     with strategy.scope(), dtype_policy(config.precision):
         model = build_model(config.corruption, config.encoder, config.decoder, image_shape=plan.image_shape,
                             seed=config.seed, plugins=plugins)
+        # Without clean images, PSNR against the noisy targets would measure nothing useful.
         model.compile(optimizer=make_optimizer(config, plan.steps_per_epoch), loss=build_loss(config.loss, plugins),
-                      metrics=[psnr, ssim], jit_compile=resolve_jit_compile(config.jit_compile), steps_per_execution=config.steps_per_execution)
+                      metrics=[] if config.target == "noisy" else [psnr, ssim], jit_compile=resolve_jit_compile(config.jit_compile), steps_per_execution=config.steps_per_execution)
         model.optimizer.build(model.trainable_variables)
+        object.__setattr__(model, "redraw_target", config.target == "redraw")
     if config.strategy == "multi-worker":
         fit_multi_worker(model)
     progress = CheckpointStore(run.source.checkpoints).restore(model) if run.resumed else None
@@ -191,7 +203,10 @@ def fit(model, config: TrainConfig, plugins: Plugins, plan: TrainingData, strate
     _write_manifest(run, config, model, plugins, plan, strategy, progress)
     state = RunState(CheckpointStore(run.checkpoints), progress, plan.steps_per_epoch, config.checkpoint_every,
                      run.metrics, signals)
-    whole = [WholeImageValidation(validation.whole, validation.seed)] if validation.whole is not None else []
+    if validation.self_supervised:
+        whole = [SelfSupervisedValidation(validation.whole, validation.copies, validation.seed)]
+    else:
+        whole = [WholeImageValidation(validation.whole, validation.seed)] if validation.whole is not None else []
     callbacks = [
         *whole,  # first: the callbacks after it read the scores it adds to the logs
         keras.callbacks.TensorBoard(log_dir=str(run.logs), write_graph=False, profile_batch=0),

@@ -40,9 +40,15 @@ def train(env, output, name, *extra, fault=None, check=True):
 
 
 def arrays(path):
+    """Every array of an HDF5 file, by its path inside it."""
     found = {}
+
+    def keep(name, item):  # returns None: h5py stops visiting at the first other return value
+        if isinstance(item, h5py.Dataset):
+            found[name] = item[()]
+
     with h5py.File(path) as handle:
-        handle.visititems(lambda name, item: found.setdefault(name, item[()]) if isinstance(item, h5py.Dataset) else None)
+        handle.visititems(keep)
     return found
 
 

@@ -11,8 +11,8 @@ def test_builtins_load_through_entry_points(plugins):
     assert set(plugins.registries["corruption"].names()) == {
         "gaussian", "poisson", "speckle", "salt_and_pepper", "uniform", "quantize", "jpeg", "pixel_dropout",
         "coarse_dropout", "grid_mask", "line_mask", "scratches", "gaussian_blur", "motion_blur", "downscale",
-        "chain", "one_of", "none"}
-    assert set(plugins.registries["loss"].names()) >= {"mse", "mae", "bce", "masked"}
+        "chain", "one_of", "none", "blind_spot"}
+    assert set(plugins.registries["loss"].names()) >= {"mse", "mae", "bce", "masked", "blind_spot"}
     assert plugins.infos["conv"].hooks == ["register_decoders", "register_encoders"]
 
 

@@ -138,7 +138,10 @@ def load_folder(folder: str | Path, channels: int = 1, resize: int | None = None
         DataError: Listing every file at fault.
     """
     folder = Path(folder)
-    paths = list_images(folder)
+    if folder.is_file():  # one image file: its name is its own
+        paths, root = [folder], folder.parent
+    else:
+        paths, root = list_images(folder), folder
     if len(paths) < minimum:
         raise DataError(f"{folder}: found {len(paths)} image files (PNG, JPEG, BMP or TIFF); at least {minimum} needed")
     infos, problems = [], []
@@ -160,7 +163,7 @@ def load_folder(folder: str | Path, channels: int = 1, resize: int | None = None
     if problems:
         raise DataError(_listing(problems, len(paths), folder, "cannot be decoded"))
     return ImageList([file for file, _ in entries], [shape for _, shape in entries],
-                     [str(path.relative_to(folder)) for path in paths])
+                     [str(path.relative_to(root)) for path in paths])
 
 
 def match_pairs(noisy: ImageList, clean: ImageList, noisy_dir: str | Path, clean_dir: str | Path) -> tuple[ImageList, ImageList]:
@@ -185,3 +188,27 @@ def match_pairs(noisy: ImageList, clean: ImageList, noisy_dir: str | Path, clean
     if problems:
         raise DataError(f"{len(problems)} problem(s) pairing {noisy_dir} with {clean_dir}:\n" + "\n".join(problems[:_SHOWN]))
     return noisy.subset([a for a, _ in pairs]), clean.subset([b for _, b in pairs])
+
+
+def partners(images: ImageList, copies: ImageList, images_dir: str | Path, copies_dir: str | Path) -> ImageList:
+    """The image of ``copies`` paired by file name (as :func:`match_pairs`) with each of
+    ``images``, in their order: the second noisy copies of a Noise2Noise run.
+
+    Raises:
+        DataError: Images without a copy, or a copy of another size, all listed.
+    """
+    at = {str(Path(name).with_suffix("")): index for index, name in enumerate(copies.names)}
+    problems, chosen = [], []
+    for index, name in enumerate(images.names):
+        other = at.get(str(Path(name).with_suffix("")))
+        if other is None:
+            problems.append(f"{images_dir}/{name}: no image of that name in {copies_dir}")
+        elif copies.shapes[other] != images.shapes[index]:
+            (h, w, c), (oh, ow, oc) = images.shapes[index], copies.shapes[other]
+            problems.append(f"{images_dir}/{name} is {w}x{h}x{c} but {copies_dir}/{copies.names[other]} is {ow}x{oh}x{oc}")
+        else:
+            chosen.append(other)
+    if problems:
+        raise DataError(f"{len(problems)} problem(s) pairing {images_dir} with its copies in {copies_dir}:\n"
+                        + "\n".join(problems[:_SHOWN]))
+    return copies.subset(chosen)

@@ -26,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from daekit.config import AUGMENTS, TrainConfig
-from daekit.data.folder import ImageList, load_folder
+from daekit.data.folder import ImageList, load_folder, partners
 from daekit.data.sampler import epoch_patches, gather, patches_per_epoch
 from daekit.data.sources import ImageData, load_data, split_validation
 from daekit.errors import ConfigError, DataError
@@ -53,6 +53,11 @@ class TrainingData:
     validation_batch: int
     patch: tuple[int, int] | None = None
     per_epoch: int = 0  # images or patches in an epoch
+    #: What the loss compares the output with (:data:`daekit.config.TARGETS`).
+    target: str = "clean"
+    #: With ``--pairs``: the second noisy copy of each image of ``train``, ``validation`` and
+    #: ``test``, in their order (Noise2Noise); else ``None``.
+    copies: tuple | None = None
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -93,11 +98,23 @@ def _patch_for(config: TrainConfig, train) -> tuple[int, int] | None:
 
 def prepare(config: TrainConfig, replicas: int = 1) -> TrainingData:
     """Load ``config``'s data, split off the validation images and size the batches."""
+    if config.pairs is not None and config.target != "noisy":
+        raise ConfigError(f"--pairs {config.pairs} gives second noisy copies of noisy images: it needs --target noisy")
+    if config.target == "noisy" and config.data in ("fashion-mnist", "mnist"):
+        raise ConfigError(f"--target noisy trains on images that are already noisy (a folder, or one image file), "
+                          f"and {config.data} is clean: use --target redraw to simulate Noise2Noise on it, or write "
+                          "noisy copies of it to a folder (as bench/selfsup.py does)")
     data = load_data(config.data, data_dir=config.data_dir, channels=config.channels, seed=config.seed,
                      resize=config.resize, test_data=config.test_data, max_pixels=config.max_pixels)
     train = _head(data.train, config.limit)
     if config.val_data:
         validation = load_folder(config.val_data, config.channels, config.resize, config.max_pixels)
+    elif data.single:
+        if config.target == "clean":
+            raise ConfigError(f"{config.data} is one image, which a supervised run would be validated and tested on: "
+                              "give a folder of images, or --val-data and --test-data, or train self-supervised on "
+                              "it (--target noisy)")
+        validation = train
     else:
         train, validation = split_validation(train, config.validation_split, config.seed)
     patch = _patch_for(config, train)
@@ -113,8 +130,16 @@ def prepare(config: TrainConfig, replicas: int = 1) -> TrainingData:
     # Validation only predicts, so it takes evaluation's larger batches: fewer, fuller steps.
     validation_batch = (1 if isinstance(validation, ImageList)  # whole images, one at a time
                         else replica_batch(len(validation), max(config.batch_size, EVALUATION_BATCH), replicas))
-    return TrainingData(data, train, validation, _head(data.test, config.test_limit), replicas, drop,
-                        -(-(per_epoch - drop) // config.batch_size), validation_batch, patch, per_epoch)
+    test = _head(data.test, config.test_limit)
+    copies = None
+    if config.pairs:
+        pairs = load_folder(config.pairs, config.channels, config.resize, config.max_pixels)
+        copies = (partners(train, pairs, config.data, config.pairs),
+                  partners(validation, pairs, config.val_data or config.data, config.pairs),
+                  partners(test, pairs, config.test_data or config.data, config.pairs))
+    return TrainingData(data, train, validation, test, replicas, drop,
+                        -(-(per_epoch - drop) // config.batch_size), validation_batch, patch, per_epoch,
+                        config.target, copies)
 
 
 def patch_dataset(plan: TrainingData, batch_size: int, seed: int, first_epoch: int = 0, epochs: int = 1,
@@ -160,10 +185,17 @@ def patch_dataset(plan: TrainingData, batch_size: int, seed: int, first_epoch: i
 
     channels = plan.data.image_shape[-1]
 
+    copies = plan.copies[0] if plan.copies else None
+
     def load(*columns):
         batch = tf.numpy_function(lambda *c: gather(images, patch, *c), columns, tf.float32, stateful=False)
         batch.set_shape([None, *patch, channels])
-        return batch, batch
+        if copies is None:
+            return batch, batch
+        # Noise2Noise: the same patches of the second noisy copies are the targets.
+        target = tf.numpy_function(lambda *c: gather(copies, patch, *c), columns, tf.float32, stateful=False)
+        target.set_shape([None, *patch, channels])
+        return batch, target
 
     dataset = (tf.data.Dataset.range(first_epoch, epochs).flat_map(epoch_batches).skip(skip_steps * taken)
                .map(load, num_parallel_calls=tf.data.AUTOTUNE))
@@ -261,8 +293,15 @@ def describe(plan: TrainingData, config: TrainConfig) -> dict[str, Any]:
     else:
         order = (f"{plan.per_epoch} patches of {plan.patch[0]}x{plan.patch[1]} per epoch from (seed, epoch), "
                  "images drawn in proportion to their area, corners uniform")
+    from daekit.selfsup import method
+
     return {
         "order": order + augment, "batch_size": config.batch_size,
+        "target": {"clean": "the clean images", "redraw": "a second, independent draw of the corruption",
+                   "noisy": "the second noisy copies (--pairs)" if plan.copies else
+                   "the noisy images themselves, at the hidden pixels"}[plan.target] + f" ({method(plan.target, plan.copies)})",
+        **({"single_image": "validated and tested on the image trained on"} if plan.data.single and not config.val_data
+           else {}),
         "map": "gather, scale to [0, 1] by bit depth, parallel (AUTOTUNE)",
         "noise": "in the model, inside the training step",
         "prefetch": "AUTOTUNE" if config.prefetch < 0 else config.prefetch,

@@ -51,6 +51,8 @@ class ImageData:
     test_labels: np.ndarray | None = None
     class_names: tuple[str, ...] | None = None
     unlabelled: str | None = None  # why a folder has no labels
+    #: One image file: it is trained on, validated and tested on (self-supervised runs).
+    single: bool = False
 
     @property
     def labelled(self) -> bool:
@@ -165,8 +167,12 @@ def load_image_folder(folder: str | Path, channels: int = 1, seed: int = 0, test
     becomes the test set. Every unusable file is reported, by path, before anything trains.
     """
     folder = Path(folder)
+    if folder.is_file():  # one image: validated and tested on itself, unless other folders are given
+        image = load_folder(folder, channels, resize, max_pixels)
+        test = load_folder(test_data, channels, resize, max_pixels) if test_data is not None else image
+        return ImageData(folder.stem, str(folder), image, test, unlabelled=f"{folder} is one image", single=True)
     if not folder.is_dir():
-        raise DataError(f"{folder}: not a directory, and not a known data set (fashion-mnist, mnist)")
+        raise DataError(f"{folder}: not an image file or a directory, and not a known data set (fashion-mnist, mnist)")
     images = load_folder(folder, channels, resize, max_pixels, minimum=1 if test_data else 2)
     classes = folder_classes(images)
     if test_data is not None:
