@@ -1,15 +1,17 @@
 """Checkpoints of a run: weights, optimizer state and noise state, with the run's progress.
 
-A checkpoint is written in three steps, each atomic: the weights go to a temporary file
-that is then renamed to ``ckpt-<global step>.weights.h5``; its progress goes to
-``ckpt-<global step>.json`` the same way; last, the pointer ``checkpoint.json`` is replaced
-to name it. A process killed at any moment leaves the pointer naming a complete checkpoint,
+A checkpoint is written in three steps, each atomic and synced to disk before the next: the
+weights go to a temporary file that is then renamed to ``ckpt-<global step>.weights.h5``;
+its progress and the weights' SHA-256 go to ``ckpt-<global step>.json`` the same way; last,
+the pointer ``checkpoint.json`` is replaced to name it. A process killed at any moment leaves the pointer naming a complete checkpoint,
 so a half-written file is never taken as the latest. Restoring walks back from the newest
-checkpoint the pointer allows to older ones when a file is damaged.
+checkpoint the pointer allows to older ones when a file is damaged: unreadable, truncated,
+or altered in place (its checksum no longer matches).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import warnings
@@ -20,7 +22,7 @@ import attrs
 import numpy as np
 
 from daekit.errors import CheckpointError, ConfigError, NonFiniteError
-from daekit.rundir import write_json
+from daekit.rundir import ensure_space, fsync_directory, variable_bytes, write_json
 
 POINTER = "checkpoint.json"
 
@@ -46,6 +48,15 @@ class Progress:
 def _fsync(path: Path) -> None:
     with open(path, "rb") as handle:
         os.fsync(handle.fileno())
+
+
+def sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def non_finite_variables(model) -> list[str]:
@@ -78,10 +89,14 @@ class CheckpointStore:
         stem = f"ckpt-{progress.global_step:09d}"
         weights = self.directory / f"{stem}.weights.h5"
         partial = self.directory / f"partial-{stem}.weights.h5"  # Keras wants the .weights.h5 suffix
+        ensure_space(weights, variable_bytes(model))
         model.save_weights(str(partial))
         _fsync(partial)
+        digest = sha256(partial)
         os.replace(partial, weights)
-        write_json(self.directory / f"{stem}.json", {"weights": weights.name, **progress.to_dict()})
+        fsync_directory(self.directory)
+        # The record carries the weights' checksum: damage that keeps the file's length is found on restore.
+        write_json(self.directory / f"{stem}.json", {"weights": weights.name, "sha256": digest, **progress.to_dict()})
         write_json(self.pointer, {"latest": stem, "global_step": progress.global_step})
         self._prune()
         return weights
@@ -139,14 +154,18 @@ class CheckpointStore:
             weights = meta.with_name(f"{meta.stem}.weights.h5")
             bad = meta  # the file at fault: the progress record first, then the weights
             try:
-                progress = Progress.from_dict(json.loads(meta.read_text(encoding="utf-8")))
+                record = json.loads(meta.read_text(encoding="utf-8"))
+                progress = Progress.from_dict(record)
                 bad = weights
+                if "sha256" in record and sha256(weights) != record["sha256"]:  # older runs' records have none
+                    raise CheckpointError("its SHA-256 is not the one recorded when it was written")
                 with warnings.catch_warnings():
                     warnings.simplefilter("error")  # Keras warns, not fails, on some mismatches
                     model.load_weights(str(weights))
             except Exception as exc:  # h5py, Keras and JSON each raise their own types
                 damaged.append(f"{bad}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
-                warnings.warn(f"checkpoint {bad} is damaged or unreadable ({type(exc).__name__}); "
+                reason = str(exc) if isinstance(exc, CheckpointError) else type(exc).__name__
+                warnings.warn(f"checkpoint {bad} is damaged or unreadable ({reason}); "
                               "trying the one before it", stacklevel=2)
                 continue
             return progress

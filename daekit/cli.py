@@ -7,6 +7,7 @@ errors exit 1 with one line; tracebacks never show local variables.
 from __future__ import annotations
 
 import contextlib
+import errno
 import importlib.util
 import inspect
 import json
@@ -53,6 +54,14 @@ def reported_errors():
     except KeyboardInterrupt:
         errors.print("interrupted")
         raise typer.Exit(130) from None
+    except OSError as exc:  # the environment, not daekit: a full disk, a permission, a vanished file
+        message = exc.strerror if exc.errno is not None and exc.strerror else str(exc)
+        if exc.filename:
+            message = f"{exc.filename}: {message}"
+        if exc.errno == errno.ENOSPC:
+            message += "; free some space (nothing saved before was replaced) and rerun the same command"
+        errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
 
 
 #: The largest seed NumPy's legacy seeding (keras.utils.set_random_seed) takes.
@@ -218,6 +227,11 @@ def evaluate(
         noises = [(spec, build_component("corruption", spec)) for spec in specs]
         loaded = load_model(model)
         if not noises:
+            own = type(loaded.corruption).name
+            if pairs is None and (getattr(loaded.corruption, "blind_spot", False) or own == "none"):
+                raise ConfigError(f"{model}: its training corruption {own!r} draws no noise to evaluate under; give "
+                                  "the noise (--corruption gaussian:stddev=0.1), or real noisy and clean images "
+                                  "(--pairs NOISY_DIR CLEAN_DIR)")
             noises = [(str(loaded.manifest.get("corruption", {}).get("name", "model's own")), loaded.corruption)]
         from daekit.data.folder import load_folder, match_pairs
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from daekit.config import TrainConfig, dump_toml, resumable_settings
-from daekit.errors import ConfigError, RunInUseError
+from daekit.errors import ConfigError, DataError, RunInUseError
 
 # Settings a resumed run may change (declared with the settings, in daekit.config).
 RESUMABLE_CHANGES = resumable_settings()
@@ -23,11 +23,65 @@ def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
+def fsync_directory(directory: Path) -> None:
+    """Make the names in ``directory`` (a rename into it) durable, where the system allows."""
+    try:
+        handle = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:  # some file systems cannot sync a directory
+        pass
+    finally:
+        os.close(handle)
+
+
+def _size(count: int) -> str:
+    return f"{count / 1e6:.1f} MB" if count >= 1e6 else f"{count / 1e3:.0f} KB"
+
+
+def ensure_space(path: Path, needed: int) -> None:
+    """Raise ``OSError(ENOSPC)`` naming ``path`` unless its file system has ``needed`` bytes
+    free (and a margin): HDF5 can crash the process when a write runs out of space, so the
+    space is checked before the write starts."""
+    import errno
+    import shutil
+
+    needed = int(needed * 1.1) + 64 * 1024
+    try:
+        free = shutil.disk_usage(path.parent).free
+    except OSError:
+        return
+    if free < needed:
+        raise OSError(errno.ENOSPC, f"cannot write {path}: it needs about {_size(needed)} and {_size(free)} "
+                                    "are free")
+
+
+def variable_bytes(model) -> int:
+    """The bytes of a model's and its optimizer's variables: about what saving them writes."""
+    import numpy as np
+
+    variables = list(model.weights) + list(getattr(getattr(model, "optimizer", None), "variables", None) or [])
+    return sum(int(np.prod(variable.shape)) * np.dtype(str(variable.dtype)).itemsize for variable in variables)
+
+
 def write_text(path: Path, text: str) -> None:
-    """Write ``text`` through a temporary file so a reader never sees half a file."""
+    """Write ``text`` durably through a temporary file, so that a reader never sees half a
+    file and a crash leaves either the old file or the new one: the data are synced before the
+    rename, and the rename before returning. A full disk removes the partial file and leaves
+    the old one as it was."""
     partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)
+    try:
+        with open(partial, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(partial, path)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise OSError(exc.errno, f"cannot write {path}: {exc.strerror or exc}") from None
+    fsync_directory(path.parent)
 
 
 def write_json(path: Path, value: Any) -> None:
@@ -36,6 +90,28 @@ def write_json(path: Path, value: Any) -> None:
 
 
 LOCK = "lock"
+
+
+def check_location(output: str | Path, name: str | None) -> None:
+    """Refuse, before any work, an ``--output`` that cannot hold run directories (a file, or
+    under one), one that cannot be created, and a ``--name`` too long for its file system."""
+    output = Path(output)
+    existing = output
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        what = "is a file" if existing == output else f"is under {existing}, which is a file"
+        raise ConfigError(f"--output {output} {what}, not a directory for run directories")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise DataError(f"--output {output}: cannot write under {existing} (permission denied)")
+    if name is not None:
+        try:
+            limit = os.pathconf(existing, "PC_NAME_MAX")
+        except (OSError, ValueError):
+            limit = 255
+        if len(os.fsencode(name)) > limit:
+            raise ConfigError(f"--name is {len(os.fsencode(name))} bytes long; the file system under {existing} "
+                              f"takes names of at most {limit}")
 
 
 class RunDirectory:
@@ -76,7 +152,11 @@ class RunDirectory:
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         name = config.name or f"{stamp}-{config.encoder.name}-{config.decoder.name}"
         path = Path(config.output) / name
-        path.mkdir(parents=True, exist_ok=True)
+        check_location(config.output, name)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DataError(f"cannot create the run directory {path}: {exc.strerror or exc}") from None
         run = cls(path)
         run.lock()
         run.resumed = (path / "config.toml").exists()
@@ -213,6 +293,16 @@ class RunDirectory:
 
     def set_status(self, status: str, **details: Any) -> None:
         write_json(self.path / "status.json", {"status": status, "updated": _now(), **details})
+
+    def record_end(self, status: str, **details: Any) -> None:
+        """:meth:`set_status` on the way out of a failed or stopped run: when even the record
+        cannot be written (a full disk), the earlier one stays and the original error is the
+        one reported."""
+        try:
+            self.set_status(status, **details)
+        except OSError as exc:
+            warnings.warn(f"could not record the run as {status} ({exc}); {self.path / 'status.json'} "
+                          "keeps its earlier record", stacklevel=2)
 
     def status(self) -> dict[str, Any]:
         """The run's status record, or ``{}`` when there is none. A damaged one (empty,

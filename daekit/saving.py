@@ -23,6 +23,9 @@ def save_model(model, path: str | Path) -> Path:
         raise ModelFileError(f"{path}: a saved model's name must end in .keras")
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.stem}.partial.keras")
+    from daekit.rundir import ensure_space, variable_bytes
+
+    ensure_space(path, variable_bytes(model))
     try:
         model.save(partial)
         os.replace(partial, path)

@@ -39,7 +39,7 @@ from daekit.metrics import per_image_scores, psnr, ssim
 from daekit.model import build_loss, build_model, check_specs, same_components
 from daekit.optimizers import dtype_policy, make_optimizer
 from daekit.report import FIGURE_IMAGES, figure_images, report_run
-from daekit.rundir import RunDirectory
+from daekit.rundir import RunDirectory, check_location
 from daekit.saving import load_model
 from daekit.selfsup import check_target
 from daekit.tiling import check_size
@@ -80,6 +80,7 @@ def train(config: TrainConfig | None = None, plugins: Plugins | None = None, ver
     # Before anything starts TensorFlow's runtime: logical CPU devices and the cluster need it.
     strategy = make_strategy(config.strategy, config.cpu_devices)
     plugins = plugins or get_plugins()
+    check_location(config.output, config.name)  # before the data are read: a bad path fails at once
     check_specs({kind: getattr(config, kind) for kind in KINDS}, plugins)
     plan = pipeline.prepare(config, strategy.num_replicas_in_sync)
     # Before the directory is written:
@@ -123,13 +124,13 @@ def _run(config, plugins, plan, strategy, run, signals, verbose, callbacks) -> R
         fit(model, config, plugins, plan, strategy, run, progress, validation, signals, callbacks, verbose)
         evaluation = report_run(model, config, plan, strategy, run, progress.history, noisy_psnr=validation.noisy_psnr)
     except Preempted as exc:
-        run.set_status("preempted", error=str(exc), signal=exc.signal)
+        run.record_end("preempted", error=str(exc), signal=exc.signal)
         raise
     except KeyboardInterrupt:
-        run.set_status("interrupted")
+        run.record_end("interrupted")
         raise
     except BaseException as exc:
-        run.set_status("failed", error=f"{type(exc).__name__}: {exc}")
+        run.record_end("failed", error=f"{type(exc).__name__}: {exc}")
         raise
     run.set_status("completed", evaluation=evaluation, progress=progress.to_dict())
     return RunResult(run.path, model, progress.history, evaluation)

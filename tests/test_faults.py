@@ -132,13 +132,22 @@ def test_nan_loss_stops_naming_epoch_and_step_and_keeps_the_good_checkpoint(env,
             assert array.dtype.kind != "f" or np.all(np.isfinite(array)), f"{path.name}:{name}"
 
 
-def test_damaged_newest_checkpoint_falls_back_to_the_one_before(env, tmp_path, reference):
+@pytest.mark.parametrize("damage", ["truncated", "overwritten"])
+def test_damaged_newest_checkpoint_falls_back_to_the_one_before(env, tmp_path, reference, damage):
     killed = train(env, tmp_path, "run", fault=f"kill:{at(STEPS + 13)}", check=False)
     assert killed.returncode == -signal.SIGKILL
     newest = tmp_path / "run" / "checkpoints" / f"ckpt-{STEPS + 10:09d}.weights.h5"
-    newest.write_bytes(newest.read_bytes()[:1000])  # truncated
+    data = newest.read_bytes()
+    if damage == "truncated":
+        newest.write_bytes(data[:1000])
+    else:  # 4 KB of the weights overwritten in place: the file keeps its length and still loads
+        middle = len(data) // 2
+        newest.write_bytes(data[:middle] + np.random.default_rng(0).bytes(4096) + data[middle + 4096:])
+        assert newest.stat().st_size == len(data)
     resumed = train(env, tmp_path, "run")
     assert f"checkpoint {newest} is damaged or unreadable" in resumed.stderr
+    if damage == "overwritten":
+        assert "SHA-256" in resumed.stderr
     assert_same_weights(tmp_path / "run", reference)  # from the checkpoint at step 29, exactly
 
 

@@ -166,6 +166,10 @@ def test_a_noise2void_model_is_scored_against_clean_references_when_there_are_so
                         "--baselines", "none")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "model" in result.stdout
+    # Its own corruption hides pixels: it is no noise to score it under.
+    refused = run_daekit("evaluate", n2v_run[0] / "model.keras", "--data", noisy_files / "clean", "--baselines", "none")
+    assert refused.returncode == 2 and "draws no noise to evaluate under" in refused.stderr
+    assert "Traceback" not in refused.stderr
 
 
 def test_noise2noise_trains_on_pairs_of_noisy_files(noisy_files, tmp_path):
