@@ -167,6 +167,25 @@ def plugins(as_json: Annotated[bool, typer.Option("--json", help="Print JSON ins
 
 
 @app.command()
+def runs(output: Annotated[Path, typer.Argument(help="The directory holding run directories (train's --output).")] = Path("runs"),
+         as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False):
+    """The runs under a directory and where each stands: running, completed, failed, preempted,
+    or stopped (its process died while running; rerun the same command to resume it)."""
+    with reported_errors():
+        from daekit.rundir import list_runs
+
+        rows = list_runs(output)
+        if as_json:
+            print(json.dumps(rows, indent=2))
+            return
+        table = Table("run", "state", "epochs", "test PSNR", "updated")
+        for row in rows:
+            table.add_row(escape(row["name"]), row["state"], "" if row["epochs"] is None else str(row["epochs"]),
+                          "" if row["psnr"] is None else f"{row['psnr']:.2f}", row["updated"] or "")
+        console.print(table)
+
+
+@app.command()
 def components(kind: Annotated[Optional[str], typer.Argument(help=f"{', '.join(KINDS)}; all if omitted.")] = None,
                fresh: Annotated[bool, _FRESH] = False):
     """List registered components by kind, with their options and defaults."""

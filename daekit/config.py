@@ -263,7 +263,7 @@ class TrainConfig:
         """
         from_file = _upgrade(load_toml(file)) if file is not None else {}
         preset = preset or from_file.get("preset") or "default"
-        if preset not in PRESETS:
+        if not isinstance(preset, str) or preset not in PRESETS:
             raise ConfigError(f"preset={preset!r}: unknown preset; choose one of {', '.join(PRESETS)}")
         values = {**PRESETS[preset], **from_file, **{k: v for k, v in overrides.items() if v is not None}}
         values["preset"] = preset
@@ -332,6 +332,8 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"config file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path}: not UTF-8 text (byte {exc.start}); TOML files are UTF-8") from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -76,7 +76,7 @@ class Plugins:
             self.pm.check_pending()
         except pluggy.PluginValidationError as exc:
             self.pm.unregister(name=info.name)
-            return self._fail(info, f"unknown hook: {exc}")
+            return self._fail(info, f"unknown hook: {exc}{self._hook_hint(module)}")
         info.hooks = sorted(caller.name for caller in self.pm.get_hookcallers(module) or [])
         self.infos[info.name] = info
         for kind, registry in self.registries.items():
@@ -93,6 +93,20 @@ class Plugins:
                     message = str(exc) if isinstance(exc, PluginError) else f"{hook_name} raised {type(exc).__name__}: {exc}"
                     return self._fail(info, message)
         return info
+
+    @staticmethod
+    def _hook_hint(module) -> str:
+        """``; did you mean ...?`` for the hook names of ``module`` that are close to daekit's."""
+        import difflib
+
+        known = [spec.hook for spec in KINDS.values()]
+        hints = []
+        for name in dir(module):
+            if name.startswith("register") and name not in known:
+                close = difflib.get_close_matches(name, known, n=1)
+                if close:
+                    hints.append(f"{name!r} -> {close[0]!r}")
+        return f"; did you mean {', '.join(hints)}?" if hints else ""
 
     def _fail(self, info: PluginInfo, message: str) -> PluginInfo:
         info.status = "failed"

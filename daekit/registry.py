@@ -51,7 +51,8 @@ class Registry:
             other = self._plugins[name]
             message = (
                 f"{self.kind} {name!r} is registered by two plugins: "
-                f"{other.label()} and {plugin.label()}; uninstall one of them"
+                f"{other.label()} and {plugin.label()}; uninstall one of them, or choose the plugins to load "
+                f"with DAEKIT_LOAD_PLUGINS (comma-separated entry-point or distribution names)"
             )
             self._conflicts[name] = message
             raise PluginError(message)

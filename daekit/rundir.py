@@ -250,6 +250,31 @@ class RunDirectory:
         handle.flush()
         self._lock = handle
 
+    def held(self) -> bool:
+        """Whether a process holds the directory's lock now (is writing the run)."""
+        import fcntl
+
+        try:
+            handle = open(self.path / LOCK, "a+", encoding="utf-8")
+        except OSError:
+            return False
+        with handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return False
+
+    def state(self) -> str:
+        """The run's status as its record has it, except that a run recorded as running whose
+        lock nobody holds is ``stopped``: its process died without recording why (SIGKILL, a
+        power cut, the out-of-memory killer). Rerunning the same command resumes it."""
+        recorded = self.status().get("status", "unknown")
+        if recorded == "running" and not self.held():
+            return "stopped"
+        return recorded
+
     def unlock(self) -> None:
         handle = getattr(self, "_lock", None)
         if handle is not None:
@@ -320,3 +345,24 @@ class RunDirectory:
             warnings.warn(f"{path} is damaged ({type(exc).__name__}: {exc}); the run continues from its "
                           "checkpoints and the status is written anew", stacklevel=2)
             return {}
+
+
+def list_runs(output: str | Path) -> list[dict[str, Any]]:
+    """The run directories directly under ``output``: name, state (:meth:`RunDirectory.state`),
+    epochs trained and, for completed runs, the test scores."""
+    output = Path(output)
+    if not output.is_dir():
+        raise ConfigError(f"{output}: not a directory of runs")
+    rows = []
+    for path in sorted(output.iterdir()):
+        if not (path / "config.toml").is_file():
+            continue
+        run = RunDirectory(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a damaged record reads as unknown here; resuming names it
+            record = run.status()
+        progress = record.get("progress") or {}
+        evaluation = record.get("evaluation") or {}
+        rows.append({"name": path.name, "state": run.state(), "epochs": progress.get("epoch"),
+                     "psnr": (evaluation.get("denoised") or {}).get("psnr"), "updated": record.get("updated")})
+    return rows

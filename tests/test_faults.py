@@ -77,15 +77,26 @@ def assert_same_weights(run_dir, reference):
         np.testing.assert_array_equal(ours[path], theirs[path], err_msg=path)
 
 
-def test_sigkill_mid_epoch_then_rerun_ends_with_identical_weights(env, tmp_path, reference):
-    killed = train(env, tmp_path, "run", fault=f"kill:{at(STEPS + 13)}", check=False)  # epoch 2, step 13
-    assert killed.returncode == -signal.SIGKILL
+@pytest.fixture(scope="module")
+def killed(env, tmp_path_factory, fashion_mnist):
+    """A run killed with SIGKILL at epoch 2, step 13, for tests to copy and resume."""
+    output = tmp_path_factory.mktemp("killed")
+    result = train(env, output, "run", fault=f"kill:{at(STEPS + 13)}", check=False)
+    assert result.returncode == -signal.SIGKILL
+    return output / "run"
+
+
+def test_sigkill_mid_epoch_then_rerun_ends_with_identical_weights(env, tmp_path, reference, killed):
+    shutil.copytree(killed, tmp_path / "run")
     pointer = json.loads((tmp_path / "run" / "checkpoints" / "checkpoint.json").read_text())
     assert pointer["global_step"] == STEPS + 10  # the last checkpoint, inside epoch 2
     assert status(tmp_path / "run")["status"] == "running"  # as the kill left it
     assert not (tmp_path / "run" / "model.keras").exists()
+    listed = run_daekit("runs", tmp_path, "--json")  # nobody holds its lock: it died while running
+    assert listed.returncode == 0 and json.loads(listed.stdout)[0]["state"] == "stopped", listed.stderr
     train(env, tmp_path, "run")  # the same command again
     assert status(tmp_path / "run")["status"] == "completed"
+    assert json.loads(run_daekit("runs", tmp_path, "--json").stdout)[0]["state"] == "completed"
     assert_same_weights(tmp_path / "run", reference)
     rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
     assert len(rows) == 3  # a header and one row per epoch, none twice
@@ -133,9 +144,8 @@ def test_nan_loss_stops_naming_epoch_and_step_and_keeps_the_good_checkpoint(env,
 
 
 @pytest.mark.parametrize("damage", ["truncated", "overwritten"])
-def test_damaged_newest_checkpoint_falls_back_to_the_one_before(env, tmp_path, reference, damage):
-    killed = train(env, tmp_path, "run", fault=f"kill:{at(STEPS + 13)}", check=False)
-    assert killed.returncode == -signal.SIGKILL
+def test_damaged_newest_checkpoint_falls_back_to_the_one_before(env, tmp_path, reference, killed, damage):
+    shutil.copytree(killed, tmp_path / "run")
     newest = tmp_path / "run" / "checkpoints" / f"ckpt-{STEPS + 10:09d}.weights.h5"
     data = newest.read_bytes()
     if damage == "truncated":

@@ -33,6 +33,7 @@ def test_misspelt_hook_is_reported(fake_entry_points):
     info = plugins.infos["typo"]
     assert info.status == "failed"
     assert "register_corruption" in info.error
+    assert "did you mean 'register_corruption' -> 'register_corruptions'?" in info.error
     assert plugins.infos["noise"].status == "ok"
 
 
@@ -43,6 +44,8 @@ def test_duplicate_name_names_both_plugins(fake_entry_points):
         plugins.component("corruption", "gaussian")
     message = str(caught.value)
     assert "'noise' (daekit 0.1.0)" in message and "'dup' (daekit-dup 0.1)" in message
+    assert "DAEKIT_LOAD_PLUGINS" in message
+    assert plugins.component("corruption", "poisson").name == "poisson"  # the clash blocks only its own name
 
 
 @pytest.mark.parametrize(
