@@ -35,6 +35,9 @@ class Progress:
     step: int = 0
     global_step: int = 0
     history: dict[str, list[float]] = attrs.field(factory=dict)
+    #: Inside an epoch: the running state of its mean metrics (each metric variable's value,
+    #: by path), so that a resumed epoch reports the means over all its steps.
+    running: dict[str, Any] = attrs.field(factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return attrs.asdict(self)
@@ -42,7 +45,8 @@ class Progress:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Progress:
         return cls(int(values["epoch"]), int(values["step"]), int(values["global_step"]),
-                   {k: [float(v) for v in vs] for k, vs in values.get("history", {}).items()})
+                   {k: [float(v) for v in vs] for k, vs in values.get("history", {}).items()},
+                   dict(values.get("running") or {}))
 
 
 def _fsync(path: Path) -> None:

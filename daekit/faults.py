@@ -13,8 +13,10 @@ import math
 import signal
 import threading
 from pathlib import Path
+from typing import Any
 
 import keras
+import numpy as np
 
 from daekit.checkpoints import CheckpointStore, Progress
 from daekit.errors import NonFiniteError, Preempted
@@ -70,6 +72,25 @@ def write_metrics(path: Path, history: dict[str, list[float]]) -> None:
     write_text(path, "\n".join(rows) + "\n")
 
 
+def running_sums(model) -> dict[str, Any]:
+    """The values of the model's metric variables (totals and counts of its mean metrics: the
+    loss and the compiled PSNR and SSIM), by path."""
+    return {variable.path: np.asarray(variable.numpy()).tolist() for variable in model.metrics_variables}
+
+
+def add_running_sums(model, saved: dict[str, Any]) -> None:
+    """Add ``saved`` (:func:`running_sums` of the steps before a restart) to the metric
+    variables, which hold the steps since. Every daekit metric is a mean (a total and a
+    count), so the sums then equal an uninterrupted epoch's, to the bit: float addition of
+    two values is commutative. Variables that do not match are left alone."""
+    variables = {variable.path: variable for variable in model.metrics_variables}
+    if set(saved) != set(variables):
+        return
+    for path, value in saved.items():
+        variable = variables[path]
+        variable.assign(variable + np.asarray(value, dtype=str(variable.dtype)))
+
+
 class RunState(keras.callbacks.Callback):
     """Tracks progress, guards against non-finite losses, checkpoints and answers signals.
 
@@ -94,6 +115,9 @@ class RunState(keras.callbacks.Callback):
         self.offset = progress.step  # steps of the current epoch done before this fit call
         self.last_saved = progress.global_step
         self.last_checkpoint = None
+        # A run resumed inside an epoch adds the running sums saved with its checkpoint to the
+        # epoch's metrics after its first step (when Keras has built them all).
+        self.pending = progress.running if progress.step else {}
 
     def _where(self) -> str:
         return f"epoch {self.progress.epoch + 1}, step {self.progress.step} of {self.steps_per_epoch}"
@@ -101,6 +125,7 @@ class RunState(keras.callbacks.Callback):
     def save(self) -> None:
         if self.store is None:
             return
+        self.progress.running = running_sums(self.model) if self.progress.step else {}
         try:
             self.last_checkpoint = self.store.save(self.model, self.progress)
         except NonFiniteError as exc:
@@ -111,6 +136,9 @@ class RunState(keras.callbacks.Callback):
         self.progress.epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
+        if self.pending:
+            add_running_sums(self.model, self.pending)
+            self.pending = {}
         self.progress.step = self.offset + batch + 1
         self.progress.global_step = self.progress.epoch * self.steps_per_epoch + self.progress.step
         loss = float((logs or {}).get("loss", 0.0))

@@ -222,6 +222,11 @@ def fit(model, config: TrainConfig, plugins: Plugins, plan: TrainingData, strate
     phases = [(progress.epoch, whole, progress.step)] if progress.step else []
     if whole < config.epochs:
         phases.append((whole, config.epochs, 0))
+    if verbose and progress.global_step and phases:  # Keras counts only a fit call's own epochs and steps
+        print(f"resuming at epoch {progress.epoch + 1} of {config.epochs}" + (
+            f", step {progress.step + 1} of {plan.steps_per_epoch}; Keras shows the rest of this epoch as "
+            f"epoch {progress.epoch + 1}/{whole} of {plan.steps_per_epoch - progress.step} steps"
+            if progress.step else ""), flush=True)
     with signals.arm(), strategy.scope():
         for first, last, skip in phases:
             state.offset = skip

@@ -94,12 +94,15 @@ def test_sigkill_mid_epoch_then_rerun_ends_with_identical_weights(env, tmp_path,
     assert not (tmp_path / "run" / "model.keras").exists()
     listed = run_daekit("runs", tmp_path, "--json")  # nobody holds its lock: it died while running
     assert listed.returncode == 0 and json.loads(listed.stdout)[0]["state"] == "stopped", listed.stderr
-    train(env, tmp_path, "run")  # the same command again
+    resumed = train(env, tmp_path, "run")  # the same command again
+    assert f"resuming at epoch 2 of 2, step 11 of {STEPS}" in resumed.stdout
     assert status(tmp_path / "run")["status"] == "completed"
     assert json.loads(run_daekit("runs", tmp_path, "--json").stdout)[0]["state"] == "completed"
     assert_same_weights(tmp_path / "run", reference)
     rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
     assert len(rows) == 3  # a header and one row per epoch, none twice
+    # The resumed epoch's means cover all its steps, not only those after the restart.
+    assert rows == (reference / "metrics.csv").read_text().splitlines()
 
 
 @pytest.mark.parametrize("fault, code", [("term", 143), ("int", 130)])
@@ -114,6 +117,7 @@ def test_sigterm_and_sigint_save_mark_preempted_and_resume(env, tmp_path, refere
     resumed = run_daekit("train", "--resume", tmp_path / "run", env={**env, "DAEKIT_TEST_FAULT": ""})
     assert resumed.returncode == 0, resumed.stderr
     assert_same_weights(tmp_path / "run", reference)
+    assert (tmp_path / "run" / "metrics.csv").read_text() == (reference / "metrics.csv").read_text()
 
 
 def test_resume_with_settings_that_cannot_go_together_is_refused_and_changes_nothing(env, tmp_path, fashion_mnist):
