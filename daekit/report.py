@@ -13,6 +13,7 @@ from daekit.evaluate import CORRUPTION_BATCH, EVALUATION_BATCH, EVALUATION_SEED,
 from daekit.figures import comparison_grid, image_rows, loss_curves, save_figure
 from daekit.rundir import RunDirectory, write_json
 from daekit.saving import save_model
+from daekit.tiling import outputs_of
 
 #: Validation and test images drawn in the run's figures.
 FIGURE_IMAGES = 8
@@ -58,7 +59,7 @@ def report_run(model, config: TrainConfig, plan: TrainingData, strategy, run: Ru
         batch = (pipeline.replica_batch(len(plan.test), EVALUATION_BATCH, plan.replicas)
                  if isinstance(plan.test, np.ndarray) else 1)  # whole images go one at a time
         evaluation = evaluate_model(model, plan.test, seed=EVALUATION_SEED, batch_size=batch)
-        test_denoised = model.predict(test_noisy, verbose=0)
+        test_denoised = outputs_of(model, test_noisy)
     write_json(run.evaluation, evaluation)
     if history:
         save_figure(loss_curves(history, title=f"{config.encoder} / {config.decoder}", noisy_psnr=noisy_psnr),
@@ -79,7 +80,7 @@ def _report_self_supervised(model, config: TrainConfig, plan: TrainingData, stra
     with strategy.scope():
         evaluation = evaluate_self_supervised(model, plan.test, copies, seed=EVALUATION_SEED)
         noisy = figure_images(plan.test, model)
-        denoised = model.predict(noisy, verbose=0)
+        denoised = outputs_of(model, noisy)
     write_json(run.evaluation, evaluation)
     if history:
         save_figure(loss_curves(history, title=f"{config.encoder} / {config.decoder} ({evaluation['method']})"),

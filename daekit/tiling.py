@@ -143,6 +143,31 @@ def _round_up(value: int, multiple: int) -> int:
     return -(-value // multiple) * multiple
 
 
+def outputs_of(model, batch: np.ndarray) -> np.ndarray:
+    """The model's outputs for one batch, as a NumPy array.
+
+    Under TensorFlow's MultiWorkerMirroredStrategy, ``model.predict`` splits the batch across
+    the workers and gathers the outputs back over the network; every worker has the same
+    weights and the same images here, so each computes the whole batch on its own instead,
+    and validation and evaluation between and after epochs add no traffic between workers.
+    """
+    if _across_workers():
+        import keras
+
+        return np.asarray(keras.ops.convert_to_numpy(model(batch, training=False)))
+    return np.asarray(model.predict(batch, batch_size=len(batch), verbose=0))
+
+
+def _across_workers() -> bool:
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    return tf.distribute.has_strategy() and isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy)
+
+
 def predict_tiled(model, image: np.ndarray, tile: int | None = None, overlap: int | None = None,
                   batch_size: int | None = None, memory: float | None = None) -> np.ndarray:
     """The model's output for one float32 ``(height, width, model channels)`` image of any
@@ -152,7 +177,7 @@ def predict_tiled(model, image: np.ndarray, tile: int | None = None, overlap: in
     multiple = size_multiple(model)
     if multiple is None:
         check_size(model, height, width, "these")
-        return np.asarray(model.predict(image[None], verbose=0)[0])
+        return outputs_of(model, image[None])[0]
     budgeted = tile is None
     tile = _round_up(tile or tile_for(model, memory), multiple)
     overlap = _round_up(DEFAULT_OVERLAP if overlap is None else overlap, multiple)
@@ -164,7 +189,7 @@ def predict_tiled(model, image: np.ndarray, tile: int | None = None, overlap: in
     corners = [(top, left) for top in _starts(padded_h, tile_h, tile_h - overlap)
                for left in _starts(padded_w, tile_w, tile_w - overlap)]
     if len(corners) == 1:
-        return np.asarray(model.predict(padded[None], verbose=0)[0])[:height, :width]
+        return outputs_of(model, padded[None])[0][:height, :width]
     if batch_size is None:
         batch_size = max(1, BATCH_PIXELS // (tile_h * tile_w))
         if budgeted:  # as many tiles as the budget holds
@@ -176,7 +201,7 @@ def predict_tiled(model, image: np.ndarray, tile: int | None = None, overlap: in
     for first in range(0, len(corners), batch_size):
         chunk = corners[first:first + batch_size]
         tiles = np.stack([padded[t:t + tile_h, l:l + tile_w] for t, l in chunk])
-        outputs = np.asarray(model.predict(tiles, batch_size=len(chunk), verbose=0))
+        outputs = outputs_of(model, tiles)
         for (top, left), output in zip(chunk, outputs):
             window = np.outer(_window(top, tile_h, padded_h, overlap), _window(left, tile_w, padded_w, overlap))
             total[top:top + tile_h, left:left + tile_w] += output * window[..., None]

@@ -74,8 +74,8 @@ def test_multi_worker_two_processes_one_run_directory(tmp_path, fashion_mnist, p
             [sys.executable, "-m", "daekit", "train", *args, "--strategy", "multi-worker", "-o", str(tmp_path / "out"),
              "--name", "mw"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     outputs = [process.communicate(timeout=600) for process in processes]
-    for process, (out, err) in zip(processes, outputs):
-        assert process.returncode == 0, err
+    assert [process.returncode for process in processes] == [0, 0], "\n".join(
+        f"worker {index}:\n{err[-6000:]}" for index, (out, err) in enumerate(outputs))
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["mw"]  # only the chief wrote
     run_dir = tmp_path / "out" / "mw"
     manifest = json.loads((run_dir / "manifest.json").read_text())
