@@ -153,7 +153,7 @@ def main() -> None:
         run = daekit.train(config, verbose=2)
         seconds = time.perf_counter() - started
         history = run.history
-        trained[method] = {"seconds": seconds, "steps": len(history.get("loss", [])), "config": config.to_dict()}
+        trained[method] = {"seconds": seconds, "epochs_trained": len(history.get("loss", [])), "config": config.to_dict()}
         rows.append({"method": method, **score(model_outputs(run.model, noisy_test), clean_test),
                      "train_seconds": seconds})
         print(f"{method}: {rows[-1]['psnr']:.2f} dB in {seconds / 60:.1f} min", flush=True)
