@@ -101,6 +101,9 @@ def _train(config: Optional[Path] = None, resume: Optional[Path] = None, **setti
                 raise ConfigError("--resume takes the run's own config; give no --config, --preset, --output or --name with it")
             if not (resume / "config.toml").is_file():
                 raise ConfigError(f"--resume {resume}: not a daekit run directory (no config.toml)")
+            from daekit.rundir import check_run_config
+
+            check_run_config(resume / "config.toml")
             config, settings["output"], settings["name"] = resume / "config.toml", str(resume.parent), resume.name
         settings["corruption"] = settings.get("corruption") or None
         result = run_training(TrainConfig.resolve(file=config, **settings))
@@ -538,7 +541,20 @@ def main() -> None:
             from daekit.manager import get_plugins
 
             get_plugins().add_commands(app)
-    app(prog_name="daekit")
+    try:
+        code = app(prog_name="daekit", standalone_mode=False)
+    except typer.Abort:
+        errors.print("interrupted")
+        sys.exit(130)
+    except typer.TyperException as exc:  # the command line's own errors: an unknown option, a value out of range
+        context = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a bare `daekit`: its help is printed already
+            sys.exit(2)
+        hint = f" (see '{context.command_path} --help')" if context is not None else ""
+        message = exc.format_message().rstrip(".")
+        errors.print(f"[bold red]error:[/] {escape(message)}{hint}", highlight=False, soft_wrap=True)
+        sys.exit(getattr(exc, "exit_code", 2))
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ size cannot take, are listed together.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -60,11 +61,20 @@ def plan_outputs(model, inputs: Iterable[Path], out: Path, resize: bool = False)
     clashes = [str(target) for target in targets if target.resolve() in sources]
     if clashes or len(set(targets)) != len(targets):
         raise DataError(f"output names clash with inputs or with each other: {', '.join(clashes) or 'repeated names'}")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DataError(f"--out {out}: cannot create the directory: {exc.strerror or exc}") from None
+    _check_creatable(out)
     return list(zip(infos, targets))
+
+
+def _check_creatable(out: Path) -> None:
+    """Refuse an output directory that could not be created or written, without creating it:
+    it is made with the first image written, so that a command refused on the way leaves nothing."""
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise DataError(f"--out {out}: {existing} is a file, not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise DataError(f"--out {out}: cannot write in {existing} (permission denied)")
 
 
 def denoise_files(model, inputs: Iterable[Path], out: Path, tile: int | None = None, overlap: int | None = None,
