@@ -267,11 +267,34 @@ class TrainConfig:
             raise ConfigError(f"preset={preset!r}: unknown preset; choose one of {', '.join(PRESETS)}")
         values = {**PRESETS[preset], **from_file, **{k: v for k, v in overrides.items() if v is not None}}
         values["preset"] = preset
-        return build_options(cls, values, owner=f"config {file}" if file else "config")
+        try:
+            return build_options(cls, values, owner=f"config {file}" if file else "config")
+        except ConfigError as exc:  # the components' problems too, in the same pass
+            raise ConfigError(exc.problems + _component_problems(values)) from None
 
     def to_dict(self) -> dict[str, Any]:
         values = attrs.asdict(self, recurse=False)
         return {k: (str(v) if isinstance(v, ComponentSpec) else v) for k, v in values.items() if v is not None}
+
+
+def _component_problems(values: Mapping[str, Any]) -> list[str]:
+    """The problems of the components ``values`` name (unknown names, bad options), for a
+    config whose other fields are refused, so that one message lists them all. Specs that do
+    not parse are field problems already. Resolving the names loads the plugins."""
+    from daekit.manager import get_plugins
+    from daekit.model import check_specs
+
+    specs = {}
+    for kind in KINDS:
+        try:
+            specs[kind] = ComponentSpec.coerce(values.get(kind, attrs.fields_dict(TrainConfig)[kind].default))
+        except (ConfigError, ValueError):
+            continue
+    try:
+        check_specs(specs, get_plugins())
+    except ConfigError as exc:
+        return exc.problems
+    return []
 
 
 def resumable_settings() -> frozenset[str]:

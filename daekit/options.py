@@ -7,6 +7,7 @@ string (``"0.1"``), a TOML file, a Python call or a reloaded ``.keras`` file.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -45,9 +46,12 @@ def _to_float(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError(f"expected a number, got {value!r}")
     try:
-        return float(value)
+        number = float(value)
     except (TypeError, ValueError):
         raise ValueError(f"expected a number, got {value!r}") from None
+    if not math.isfinite(number):  # no setting or option can use NaN or infinity
+        raise ValueError(f"expected a finite number, got {value!r}")
+    return number
 
 
 def _to_str(value: Any) -> str:

@@ -86,7 +86,7 @@ class Registry:
         close = difflib.get_close_matches(name, self._classes, n=1)
         if close:
             message += f"; did you mean {close[0]!r}?"
-        message += f" Known {KINDS[self.kind].plural}: {', '.join(self.names()) or 'none'}"
+        message += f"{'' if close else '.'} Known {KINDS[self.kind].plural}: {', '.join(self.names()) or 'none'}"
         for info in failed:
             message += f". Plugin {info.label()} failed to load: {info.error}"
         raise UnknownComponentError(message)

@@ -12,7 +12,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from daekit.config import TrainConfig, dump_toml, resumable_settings
+from daekit.config import TrainConfig, dump_toml, load_toml, resumable_settings
 from daekit.errors import ConfigError, DataError, RunInUseError
 
 # Settings a resumed run may change (declared with the settings, in daekit.config).
@@ -90,6 +90,18 @@ def write_json(path: Path, value: Any) -> None:
 
 
 LOCK = "lock"
+
+#: Keys every run's config.toml holds; one that lacks them was cut short or overwritten.
+RUN_CONFIG_KEYS = ("preset", "corruption", "encoder", "decoder", "loss", "epochs", "batch_size", "seed", "data")
+
+
+def check_run_config(path: Path) -> None:
+    """Refuse a run's ``config.toml`` that is not the complete file daekit wrote: a damaged
+    one would otherwise resume as the default recipe's run."""
+    missing = [key for key in RUN_CONFIG_KEYS if key not in load_toml(path)]
+    if missing:
+        raise ConfigError(f"{path}: a run's config, but without {', '.join(missing)}: it is damaged (emptied or cut "
+                          "short); put back a copy of it, or train anew under another --name")
 
 
 def check_location(output: str | Path, name: str | None) -> None:
@@ -199,6 +211,7 @@ class RunDirectory:
     def check_resumable(self, config: TrainConfig, same=None) -> None:
         saved_file = self.path / "config.toml"
         try:
+            check_run_config(saved_file)
             saved = TrainConfig.resolve(file=saved_file).to_dict()
         except ConfigError as exc:
             self.unlock()

@@ -63,22 +63,32 @@ def _parts(manifest: dict):
         pending.extend(part.get("parts", []))
 
 
-def check_manifest(path: Path, manifest: dict, plugins: Plugins) -> None:
-    """Refuse a model whose parts come from plugins that are not installed or failed."""
+def missing_parts(manifest: dict, plugins: Plugins) -> list[str]:
+    """Each part of a manifest whose plugin is not installed (or failed to load), described
+    with the distribution to install."""
+    missing = []
     for part in _parts(manifest):
-        kind = part.get("kind", "part")
-        if keras.saving.get_registered_object(part["registered_name"]) is not None:
+        if keras.saving.get_registered_object(part.get("registered_name", "")) is not None:
             continue
         source = f"plugin '{part.get('plugin')}'"
         if part.get("distribution"):
             source += f" ({part['distribution']} {part.get('version')})"
-        message = f"{path} needs the {kind} '{part['name']}' from {source}, which is not installed"
+        message = f"the {part.get('kind', 'part')} '{part.get('name')}' from {source}, which is not installed"
         failed = plugins.infos.get(part.get("plugin") or "")
         if failed is not None and failed.status != "ok":
             message += f"; that plugin failed to load: {failed.error}"
         elif part.get("distribution"):
             message += f": pip install {part['distribution']}"
-        raise ModelFileError(message)
+        missing.append(message)
+    return missing
+
+
+def check_manifest(path: Path, manifest: dict, plugins: Plugins) -> None:
+    """Refuse a model whose parts come from plugins that are not installed or failed, naming
+    every such part at once."""
+    missing = missing_parts(manifest, plugins)
+    if missing:
+        raise ModelFileError(f"{path} needs " + "; and ".join(missing))
 
 
 def load_model(path: str | Path, plugins: Plugins | None = None, compile: bool = False):

@@ -13,6 +13,7 @@ A run goes through four named steps:
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -30,7 +31,7 @@ from daekit.data import pipeline
 from daekit.data.folder import ImageList
 from daekit.data.pipeline import TrainingData
 from daekit.distribute import check_steps, describe, fit_multi_worker, is_writer, make_strategy, resolve_jit_compile
-from daekit.errors import Preempted
+from daekit.errors import PluginError, Preempted
 from daekit.evaluate import corrupt_image, corrupt_images, to_float
 from daekit.faults import RunState, SignalFlag, write_metrics
 from daekit.kinds import KINDS
@@ -40,7 +41,7 @@ from daekit.model import build_loss, build_model, check_specs, same_components
 from daekit.optimizers import dtype_policy, make_optimizer
 from daekit.report import FIGURE_IMAGES, figure_images, report_run
 from daekit.rundir import RunDirectory, check_location
-from daekit.saving import load_model
+from daekit.saving import load_model, missing_parts
 from daekit.selfsup import check_target
 from daekit.tiling import check_size
 
@@ -81,6 +82,7 @@ def train(config: TrainConfig | None = None, plugins: Plugins | None = None, ver
     strategy = make_strategy(config.strategy, config.cpu_devices)
     plugins = plugins or get_plugins()
     check_location(config.output, config.name)  # before the data are read: a bad path fails at once
+    check_run_plugins(config, plugins)
     check_specs({kind: getattr(config, kind) for kind in KINDS}, plugins)
     plan = pipeline.prepare(config, strategy.num_replicas_in_sync)
     # Before the directory is written:
@@ -134,6 +136,21 @@ def _run(config, plugins, plan, strategy, run, signals, verbose, callbacks) -> R
         raise
     run.set_status("completed", evaluation=evaluation, progress=progress.to_dict())
     return RunResult(run.path, model, progress.history, evaluation)
+
+
+def check_run_plugins(config: TrainConfig, plugins: Plugins) -> None:
+    """Refuse to resume a run whose parts came from plugins that are not installed, naming,
+    from the run's manifest, the distribution to install for every such part at once."""
+    manifest = Path(config.output) / config.name / "manifest.json" if config.name else None
+    if manifest is None or not manifest.is_file():
+        return
+    try:
+        model = json.loads(manifest.read_text(encoding="utf-8")).get("model")
+        missing = missing_parts(model, plugins) if isinstance(model, dict) else []
+    except (OSError, ValueError, AttributeError, TypeError):
+        return  # a damaged manifest is rewritten; the components are then checked by name
+    if missing:
+        raise PluginError(f"run directory {manifest.parent} needs " + "; and ".join(missing))
 
 
 def check_model_takes(config: TrainConfig, plugins: Plugins, plan: TrainingData) -> None:

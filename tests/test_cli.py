@@ -137,32 +137,6 @@ def test_article_preset_runs_the_classic_model(tmp_path, fashion_mnist):
     assert "learning_rate = 3e-06" in config and "beta_1 = 0.99" in config and "batch_size = 64" in config
 
 
-def test_config_errors_exit_2_listing_every_field(tmp_path):
-    result = run_daekit("train", "--epochs", "0", "--batch-size", "many", "--encoder", "cnov", "--augment", "rotate",
-                        "--corruption", "gaussian:stddev=-2", "--output", tmp_path)
-    assert result.returncode == 2
-    err = " ".join(result.stderr.split())
-    for fragment in ("epochs='0'", "batch_size='many'", "augment='rotate'"):
-        assert fragment in err
-    assert "Traceback" not in result.stderr
-    assert not list(tmp_path.iterdir())
-
-
-def test_component_errors_exit_2(tmp_path):
-    result = run_daekit("train", "--encoder", "cnov", "--corruption", "gaussian:stddev=-2,foo=1", "--output", tmp_path)
-    assert result.returncode == 2
-    err = " ".join(result.stderr.split())
-    assert "did you mean 'conv'?" in err
-    assert "stddev='-2'" in err and "unknown option 'foo'" in err
-
-
-def test_missing_data_exits_1_with_one_line(tmp_path):
-    result = run_daekit("train", "--data-dir", tmp_path, "--output", tmp_path / "runs")
-    assert result.returncode == 1
-    assert "lacks train-images-idx3-ubyte" in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
-
-
 def test_plugins_and_components_commands():
     result = run_daekit("plugins", "--json")
     assert result.returncode == 0, result.stderr
