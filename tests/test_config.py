@@ -35,6 +35,22 @@ def test_every_bad_field_is_listed_at_once():
     assert len(caught.value.problems) == 5
 
 
+@pytest.mark.parametrize("field, value", [
+    ("learning_rate", "0"), ("learning_rate", "inf"), ("learning_rate", "nan"), ("beta_1", "1.5"), ("seed", "-1"),
+    ("validation_split", "0.9"), ("validation_split", "0"), ("channels", "2"), ("resize", "2"), ("patch", "1"),
+    ("patches_per_epoch", "0"), ("limit", "1"), ("test_limit", "0"), ("jit_compile", "maybe"),
+    ("steps_per_execution", "0"), ("prefetch", "-2"), ("strategy", "cluster"), ("cpu_devices", "-1"),
+    ("checkpoint_every", "-1"), ("deterministic", "perhaps"), ("optimizer", "lbfgs"), ("schedule", "step"),
+    ("target", "dirty"), ("augment", "rotate"), ("max_pixels", "0"), ("max_pixels", "1e400"),
+])
+def test_every_setting_refuses_what_it_cannot_use_with_what_it_takes(field, value):
+    # As the command line passes them: text. tests/test_torture.py runs a few through the CLI.
+    with pytest.raises(ConfigError) as caught:
+        TrainConfig.resolve(**{field: value})
+    (problem,) = caught.value.problems
+    assert f"{field}='{value}'" in problem and ("must be" in problem or "expected" in problem), problem
+
+
 def test_a_seed_numpy_cannot_take_is_refused_with_the_range():
     assert TrainConfig.resolve(seed=2**32 - 1).seed == 2**32 - 1
     with pytest.raises(ConfigError, match="seed=4294967296: must be <= 4294967295"):
