@@ -8,13 +8,13 @@ size cannot take, are listed together.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from daekit.data.files import IMAGE_SUFFIXES, ImageFile, list_images, probe, read_pixels, write_image
 from daekit.errors import ConfigError, DataError
+from daekit.rundir import check_creatable
 from daekit.tiling import check_size, denoise, size_multiple
 
 
@@ -61,20 +61,9 @@ def plan_outputs(model, inputs: Iterable[Path], out: Path, resize: bool = False)
     clashes = [str(target) for target in targets if target.resolve() in sources]
     if clashes or len(set(targets)) != len(targets):
         raise DataError(f"output names clash with inputs or with each other: {', '.join(clashes) or 'repeated names'}")
-    _check_creatable(out)
+    # Not made yet: it is made with the first image written, so that a command refused on the way leaves nothing.
+    check_creatable(out, "--out", "the denoised images", DataError)
     return list(zip(infos, targets))
-
-
-def _check_creatable(out: Path) -> None:
-    """Refuse an output directory that could not be created or written, without creating it:
-    it is made with the first image written, so that a command refused on the way leaves nothing."""
-    existing = out
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise DataError(f"--out {out}: {existing} is a file, not a directory")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise DataError(f"--out {out}: cannot write in {existing} (permission denied)")
 
 
 def denoise_files(model, inputs: Iterable[Path], out: Path, tile: int | None = None, overlap: int | None = None,

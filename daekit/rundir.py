@@ -104,18 +104,25 @@ def check_run_config(path: Path) -> None:
                           "short); put back a copy of it, or train anew under another --name")
 
 
-def check_location(output: str | Path, name: str | None) -> None:
-    """Refuse, before any work, an ``--output`` that cannot hold run directories (a file, or
-    under one), one that cannot be created, and a ``--name`` too long for its file system."""
-    output = Path(output)
-    existing = output
+def check_creatable(directory: Path, option: str, holds: str, file_error: type[Exception]) -> Path:
+    """Refuse, without creating anything, a ``directory`` that could not be made and written:
+    one that is a file or under one (``file_error``), or under a directory this process cannot
+    write. Returns its nearest existing ancestor (itself, if it exists)."""
+    existing = directory
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
-        what = "is a file" if existing == output else f"is under {existing}, which is a file"
-        raise ConfigError(f"--output {output} {what}, not a directory for run directories")
+        what = "is a file" if existing == directory else f"is under {existing}, which is a file"
+        raise file_error(f"{option} {directory} {what}, not a directory for {holds}")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise DataError(f"--output {output}: cannot write under {existing} (permission denied)")
+        raise DataError(f"{option} {directory}: cannot write under {existing} (permission denied)")
+    return existing
+
+
+def check_location(output: str | Path, name: str | None) -> None:
+    """Refuse, before any work, an ``--output`` that cannot hold run directories (a file, or
+    under one), one that cannot be created, and a ``--name`` too long for its file system."""
+    existing = check_creatable(Path(output), "--output", "run directories", ConfigError)
     if name is not None:
         try:
             limit = os.pathconf(existing, "PC_NAME_MAX")

@@ -151,6 +151,8 @@ PATHS = [
     case("evaluate-model-missing", "evaluate {case}/none.keras", 1, "none.keras", "no such model file"),
     case("denoise-out-is-a-file", "denoise {model} {garden}/photos/ok.png --out {garden}/ok.txt", 1, "ok.txt",
          "is a file"),
+    case("denoise-out-under-a-file", "denoise {model} {garden}/photos/ok.png --out {garden}/ok.txt/out --resize", 1, "ok.txt",
+         "which is a file"),
     case("denoise-input-missing", "denoise {model} {case}/nothing.png --out {case}/out", 1, "nothing.png"),
     case("denoise-input-damaged", "denoise {model} {garden}/truncated-png/cut.png --out {case}/out", 1, "cut.png"),
     case("export-robustness-unreadable", "export {model} --out {case}/m --robustness {garden}/garbled.toml", 2,
